@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Mediated devices across a change of DMA owner, with vfio_test_mdev.ko:
+ * its kernel thread pins pages and accesses memory through
+ * vfio_pin_pages() and vfio_dma_rw(), for the owner's mm, before and after
+ * a change of owner, after the owner is gone, and while a change runs.
+ *
+ * The module must be loaded (tests/run-suite does it).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/vfio.h>
+
+#include "kselftest_harness.h"
+#include "owner.h"
+#include "vfio_test_mdev.h"
+
+#define MiB		(1UL << 20)
+#define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define IOVA		(1 * MiB)
+#define TYPE_DIR	"/sys/class/mdev_bus/" VFIO_TEST_MDEV_PARENT \
+			"/mdev_supported_types/" VFIO_TEST_MDEV_TYPE
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), ret = -1;
+
+	if (fd >= 0) {
+		ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+		close(fd);
+	}
+	return ret;
+}
+
+/* One operation on the mdev; returns its result, or -1000 - errno. */
+static int mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
+		   void *data, uint64_t *wait_ns)
+{
+	struct vfio_test_mdev_op req = {
+		.argsz = sizeof(req),
+		.op = op,
+		.iova = iova,
+		.npage = n,
+		.len = n,
+		.data = (uintptr_t)data,
+	};
+
+	if (ioctl(device, VFIO_TEST_MDEV_OP, &req))
+		return -1000 - errno;
+	if (wait_ns)
+		*wait_ns = req.wait_ns;
+	return req.result;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+FIXTURE(mdev)
+{
+	char uuid[64];
+	int container, group, device;
+	int memfd;
+	uint8_t *buf;
+	long pinned0;
+};
+
+FIXTURE_SETUP(mdev)
+{
+	char path[256], link[256];
+	ssize_t n;
+	FILE *f;
+
+	self->pinned0 = own_pinned_pages();
+	f = fopen("/proc/sys/kernel/random/uuid", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%63s", self->uuid));
+	fclose(f);
+	ASSERT_EQ(0, write_file(TYPE_DIR "/create", self->uuid)) {
+		TH_LOG("is vfio_test_mdev.ko loaded?");
+	}
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
+		 self->uuid);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_LT(0, n);
+	link[n] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
+	self->container = open("/dev/vfio/vfio", O_RDWR);
+	self->group = open(path, O_RDWR);
+	ASSERT_LE(0, self->container);
+	ASSERT_LE(0, self->group);
+	ASSERT_EQ(0, ioctl(self->group, VFIO_GROUP_SET_CONTAINER,
+			   &self->container));
+	ASSERT_EQ(0, ioctl(self->container, VFIO_SET_IOMMU,
+			   VFIO_TYPE1v2_IOMMU));
+	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD,
+			     self->uuid);
+	ASSERT_LE(0, self->device);
+	self->buf = own_memfd_buf(2 * MiB, &self->memfd);
+	ASSERT_NE(NULL, self->buf);
+	/* Only the mediated device pins, and only when it asks. */
+	ASSERT_EQ(0, own_map_dma(self->container, self->buf, IOVA, 2 * MiB,
+				 RW));
+	ASSERT_EQ(0, own_vmlck_kb(getpid()));
+}
+
+FIXTURE_TEARDOWN(mdev)
+{
+	char path[256];
+
+	close(self->device);
+	close(self->group);
+	close(self->container);
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove",
+		 self->uuid);
+	write_file(path, "1");
+	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
+}
+
+/* A child that takes ownership, reports, then waits to be killed. */
+static pid_t child_takes_ownership(int container)
+{
+	int go[2];
+	pid_t pid;
+	char x;
+
+	if (pipe(go))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		close(go[0]);
+		x = own_change_owner(container) ? 'n' : 'y';
+		if (write(go[1], &x, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(go[1]);
+	if (pid < 0 || read(go[0], &x, 1) != 1 || x != 'y')
+		pid = -1;
+	close(go[0]);
+	return pid;
+}
+
+TEST_F(mdev, pins_and_access_follow_the_owner)
+{
+	char out[16] = "owner-changes!!", in[16] = { 0 };
+	int status;
+	pid_t child;
+
+	/* The owner's mm is charged when the device pins. */
+	ASSERT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
+			     NULL));
+	EXPECT_EQ(16, own_vmlck_kb(getpid()));
+	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + 64,
+			     sizeof(out), out, NULL));
+	EXPECT_EQ(0, memcmp(self->buf + 64, out, sizeof(out)));
+
+	/* A child takes over: the pinned pages' charge moves with it. */
+	child = child_takes_ownership(self->container);
+	ASSERT_LT(0, child);
+	EXPECT_EQ(0, own_vmlck_kb(getpid()));
+	EXPECT_EQ(16, own_vmlck_kb(child));
+	/* New pins are charged to the child, access goes through its mm. */
+	EXPECT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA + MiB, 4,
+			     NULL, NULL));
+	EXPECT_EQ(32, own_vmlck_kb(child));
+	EXPECT_EQ(0, own_vmlck_kb(getpid()));
+	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_READ, IOVA + 64,
+			     sizeof(in), in, NULL));
+	EXPECT_EQ(0, memcmp(in, out, sizeof(out)));
+	out[0] = 'O';
+	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + MiB,
+			     sizeof(out), out, NULL));
+	EXPECT_EQ(0, memcmp(self->buf + MiB, out, sizeof(out)));
+
+	/* And back: everything the device pinned is charged here again. */
+	EXPECT_EQ(0, own_change_owner(self->container));
+	EXPECT_EQ(32, own_vmlck_kb(getpid()));
+	EXPECT_EQ(0, own_vmlck_kb(child));
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	EXPECT_EQ(8, mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+			     NULL, NULL));
+	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_UNPIN, IOVA, 4, NULL,
+			     NULL));
+	EXPECT_EQ(16, own_vmlck_kb(getpid()));
+}
+
+TEST_F(mdev, pins_fail_cleanly_once_the_owner_is_gone)
+{
+	int status;
+	pid_t child;
+
+	ASSERT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
+			     NULL));
+	child = child_takes_ownership(self->container);
+	ASSERT_LT(0, child);
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	/* The owner's exit unmapped everything; the device was told. */
+	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
+	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+			     NULL, NULL));
+	EXPECT_EQ(-EINVAL, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1,
+				   NULL, NULL));
+	EXPECT_EQ(0, own_vmlck_kb(getpid()));
+	/* The container has no owner: the test may map again. */
+	EXPECT_EQ(0, own_map_dma(self->container, self->buf, IOVA, 2 * MiB,
+				 RW));
+	EXPECT_EQ(1, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
+			     NULL));
+	EXPECT_EQ(4, own_vmlck_kb(getpid()));
+}
+
+/*
+ * Pins issued while ownership moves back and forth wait only while a
+ * change of owner holds the container: never for user space.
+ */
+struct pinner {
+	int device;
+	volatile int stop;
+	uint64_t max_wait_ns;
+	int failures;
+	int pins;
+};
+
+static void *pin_loop(void *arg)
+{
+	struct pinner *p = arg;
+	uint64_t wait = 0;
+
+	while (!p->stop) {
+		if (mdev_op(p->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
+			    &wait) != 1 ||
+		    mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, IOVA, 1, NULL,
+			    NULL) != 0)
+			p->failures++;
+		if (wait > p->max_wait_ns)
+			p->max_wait_ns = wait;
+		p->pins++;
+	}
+	return NULL;
+}
+
+TEST_F(mdev, pins_wait_only_while_the_change_runs)
+{
+	struct pinner p = { .device = self->device };
+	uint64_t t, max_change_ns = 0;
+	pthread_t thread;
+	int i, nmaps = 2048, status;
+	uint8_t *many;
+	pid_t child;
+
+	/* Many mappings make a change of owner take a while. */
+	many = mmap(NULL, nmaps * OWN_PAGE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, many);
+	for (i = 0; i < nmaps; i++)
+		ASSERT_EQ(0, own_map_dma(self->container, many + i * OWN_PAGE,
+					 64 * MiB + i * OWN_PAGE, OWN_PAGE,
+					 RW));
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, pin_loop, &p));
+	for (i = 0; i < 5; i++) {
+		child = child_takes_ownership(self->container);
+		ASSERT_LT(0, child);
+		t = now_ns();
+		EXPECT_EQ(0, own_change_owner(self->container));
+		t = now_ns() - t;
+		if (t > max_change_ns)
+			max_change_ns = t;
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	p.stop = 1;
+	pthread_join(thread, NULL);
+
+	TH_LOG("%d pins during 10 changes of owner of %d mappings: longest pin %.3f ms, longest change (taking back) %.3f ms",
+	       p.pins, nmaps + 1, p.max_wait_ns / 1e6, max_change_ns / 1e6);
+	EXPECT_EQ(0, p.failures);
+	EXPECT_LT(0, p.pins);
+	/* A pin that waited for user space would wait for seconds. */
+	EXPECT_GT(max_change_ns + 1000000000ULL, p.max_wait_ns);
+	munmap(many, nmaps * OWN_PAGE);
+}
+
+TEST_HARNESS_MAIN

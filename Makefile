@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# make kernel         build the patched test kernel (kernel/build)
+# make check          kernel + tests, then the test suite in one VM boot
+# make vm CMD="..."   run a command in the test VM
+# make help           all targets and variables
+
+# The kernel flavour tests run on, and its O= build directory.
+FLAVOUR ?= test
+KDIR ?= build/kernel-$(FLAVOUR)
+# The kernel source tree: the build directory links to it.
+KSRC ?= $(shell readlink -f $(KDIR)/source 2>/dev/null)
+SELFTESTS = $(KSRC)/tools/testing/selftests
+BZIMAGE = $(KDIR)/arch/x86/boot/bzImage
+UAPI = $(KDIR)/usr/include
+
+CFLAGS ?= -Wall -Wextra -Werror -O2 -g
+# The kselftest harness is used as it is: as a system header, its own
+# warnings (unused parameters under -Wextra) do not fail our build.
+TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/mdev -isystem $(SELFTESTS)
+
+# Options for tests/vm/run, e.g. VMFLAGS="--accel tcg --timeout 900".
+VMFLAGS ?=
+# make kernel ASIS=1: build the kernel tree as it is, local edits included.
+ASIS ?=
+KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
+
+# Test programs, as <dir>/<name>: each is built from tests/<dir>/<name>.c,
+# the sources listed in <dir>/<name>_SRCS if any, and the helper library,
+# into build/tests/<dir>/<name>. Which tests run is listed in tests/run-suite.
+TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
+	owner/mdev_owner_test
+owner/owner_test_SRCS := tests/owner/owner.c
+owner/owner_exec_SRCS := tests/owner/owner.c
+owner/mdev_owner_test_SRCS := tests/owner/owner.c
+# Directories under tests/ with their own Makefile (out-of-tree kernel
+# modules), built with KDIR set.
+TEST_SUBDIRS := mdev
+
+TEST_BINS := $(addprefix build/tests/,$(TEST_PROGS))
+LIB_OBJS := build/tests/lib/vfio_test.o
+
+export CMD
+
+.PHONY: all help kernel kernel-kasan patches patches-check tests vm check clean \
+	$(TEST_SUBDIRS)
+
+all: tests
+
+help:
+	@sed -n 's/^# \{0,1\}//; 3,6p' Makefile
+	@echo
+	@echo "Targets: kernel kernel-kasan patches patches-check tests vm check clean"
+	@echo "Variables: FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) ASIS=1 CMD=... VMFLAGS=..."
+	@echo "  KSRC=$(KSRC)"
+
+kernel:
+	kernel/build $(KBUILD_FLAGS)
+
+kernel-kasan:
+	kernel/build --flavour kasan $(if $(filter 1,$(ASIS)),--asis)
+
+patches:
+	kernel/build --export
+
+patches-check:
+	kernel/build --check-patches
+
+tests: $(LIB_OBJS) $(TEST_BINS) $(TEST_SUBDIRS)
+
+$(TEST_SUBDIRS): | $(UAPI)/linux/vfio.h
+	$(MAKE) -C tests/$@ KDIR=$(abspath $(KDIR))
+
+# The tests need the uapi headers of the kernel they run on.
+$(UAPI)/linux/vfio.h:
+	@echo "make: no kernel headers in $(KDIR): building the kernel first"
+	$(MAKE) kernel
+
+build/tests/lib/%.o: tests/lib/%.c | $(UAPI)/linux/vfio.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CPPFLAGS) -MMD -MP -c -o $@ $<
+
+.SECONDEXPANSION:
+build/tests/%: tests/%.c $$($$*_SRCS) $(LIB_OBJS) | $(UAPI)/linux/vfio.h
+	@test -f $(SELFTESTS)/kselftest_harness.h || \
+		{ echo "make: no kselftest_harness.h under KSRC=$(KSRC)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CPPFLAGS) -MMD -MP -o $@ $< $($*_SRCS) $(LIB_OBJS) -pthread
+
+-include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d)
+
+vm:
+	@test -n "$$CMD" || { echo 'usage: make vm CMD="command"' >&2; exit 2; }
+	tests/vm/run --kernel $(BZIMAGE) $(VMFLAGS) -- "$$CMD"
+
+# One VM boot runs the whole suite; the kernel build is a no-op when current.
+# A kmemleak scan after the suite makes leaks fail the run too.
+check:
+	$(MAKE) kernel
+	$(MAKE) tests
+	tests/vm/run --kernel $(BZIMAGE) --kmemleak $(VMFLAGS) -- tests/run-suite
+
+clean:
+	rm -rf build/tests build/vm
+	$(foreach d,$(TEST_SUBDIRS),$(MAKE) -C tests/$(d) KDIR=$(abspath $(KDIR)) clean;)

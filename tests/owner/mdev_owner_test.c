@@ -86,7 +86,7 @@ FIXTURE_SETUP(mdev)
 	ssize_t n;
 	FILE *f;
 
-	self->pinned0 = own_pinned_pages();
+	self->pinned0 = pinned_pages();
 	f = fopen("/proc/sys/kernel/random/uuid", "r");
 	ASSERT_NE(NULL, f);
 	ASSERT_EQ(1, fscanf(f, "%63s", self->uuid));
@@ -111,12 +111,12 @@ FIXTURE_SETUP(mdev)
 	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD,
 			     self->uuid);
 	ASSERT_LE(0, self->device);
-	self->buf = own_memfd_buf(2 * MiB, &self->memfd);
+	self->buf = memfd_buffer(2 * MiB, &self->memfd);
 	ASSERT_NE(NULL, self->buf);
 	/* Only the mediated device pins, and only when it asks. */
-	ASSERT_EQ(0, own_map_dma(self->container, self->buf, IOVA, 2 * MiB,
+	ASSERT_EQ(0, vfio_dma_map_flags(self->container, self->buf, IOVA, 2 * MiB,
 				 RW));
-	ASSERT_EQ(0, own_vmlck_kb(getpid()));
+	ASSERT_EQ(0, proc_vmlck_kb(getpid()));
 }
 
 FIXTURE_TEARDOWN(mdev)
@@ -166,7 +166,7 @@ TEST_F(mdev, pins_and_access_follow_the_owner)
 	/* The owner's mm is charged when the device pins. */
 	ASSERT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
 			     NULL));
-	EXPECT_EQ(16, own_vmlck_kb(getpid()));
+	EXPECT_EQ(16, proc_vmlck_kb(getpid()));
 	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + 64,
 			     sizeof(out), out, NULL));
 	EXPECT_EQ(0, memcmp(self->buf + 64, out, sizeof(out)));
@@ -174,13 +174,13 @@ TEST_F(mdev, pins_and_access_follow_the_owner)
 	/* A child takes over: the pinned pages' charge moves with it. */
 	child = child_takes_ownership(self->container);
 	ASSERT_LT(0, child);
-	EXPECT_EQ(0, own_vmlck_kb(getpid()));
-	EXPECT_EQ(16, own_vmlck_kb(child));
+	EXPECT_EQ(0, proc_vmlck_kb(getpid()));
+	EXPECT_EQ(16, proc_vmlck_kb(child));
 	/* New pins are charged to the child, access goes through its mm. */
 	EXPECT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA + MiB, 4,
 			     NULL, NULL));
-	EXPECT_EQ(32, own_vmlck_kb(child));
-	EXPECT_EQ(0, own_vmlck_kb(getpid()));
+	EXPECT_EQ(32, proc_vmlck_kb(child));
+	EXPECT_EQ(0, proc_vmlck_kb(getpid()));
 	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_READ, IOVA + 64,
 			     sizeof(in), in, NULL));
 	EXPECT_EQ(0, memcmp(in, out, sizeof(out)));
@@ -191,15 +191,15 @@ TEST_F(mdev, pins_and_access_follow_the_owner)
 
 	/* And back: everything the device pinned is charged here again. */
 	EXPECT_EQ(0, own_change_owner(self->container));
-	EXPECT_EQ(32, own_vmlck_kb(getpid()));
-	EXPECT_EQ(0, own_vmlck_kb(child));
+	EXPECT_EQ(32, proc_vmlck_kb(getpid()));
+	EXPECT_EQ(0, proc_vmlck_kb(child));
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
 	EXPECT_EQ(8, mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
 			     NULL, NULL));
 	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_UNPIN, IOVA, 4, NULL,
 			     NULL));
-	EXPECT_EQ(16, own_vmlck_kb(getpid()));
+	EXPECT_EQ(16, proc_vmlck_kb(getpid()));
 }
 
 TEST_F(mdev, pins_fail_cleanly_once_the_owner_is_gone)
@@ -219,13 +219,13 @@ TEST_F(mdev, pins_fail_cleanly_once_the_owner_is_gone)
 			     NULL, NULL));
 	EXPECT_EQ(-EINVAL, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1,
 				   NULL, NULL));
-	EXPECT_EQ(0, own_vmlck_kb(getpid()));
+	EXPECT_EQ(0, proc_vmlck_kb(getpid()));
 	/* The container has no owner: the test may map again. */
-	EXPECT_EQ(0, own_map_dma(self->container, self->buf, IOVA, 2 * MiB,
+	EXPECT_EQ(0, vfio_dma_map_flags(self->container, self->buf, IOVA, 2 * MiB,
 				 RW));
 	EXPECT_EQ(1, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
 			     NULL));
-	EXPECT_EQ(4, own_vmlck_kb(getpid()));
+	EXPECT_EQ(4, proc_vmlck_kb(getpid()));
 }
 
 /*
@@ -272,7 +272,7 @@ TEST_F(mdev, pins_wait_only_while_the_change_runs)
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, many);
 	for (i = 0; i < nmaps; i++)
-		ASSERT_EQ(0, own_map_dma(self->container, many + i * OWN_PAGE,
+		ASSERT_EQ(0, vfio_dma_map_flags(self->container, many + i * OWN_PAGE,
 					 64 * MiB + i * OWN_PAGE, OWN_PAGE,
 					 RW));
 

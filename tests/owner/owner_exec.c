@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,8 +44,9 @@ int main(int argc, char **argv)
 		return 2;
 
 	report(out, "exec.started", 1);
-	report(out, "exec.vmlck_before", own_vmlck_kb(getpid()));
-	if (own_adopt(&c, container, group, device)) {
+	report(out, "exec.vmlck_before", proc_vmlck_kb(getpid()));
+	memset(&c, 0, sizeof(c));
+	if (vfio_edu_adopt(&c.edu, container, group, device)) {
 		report(out, "exec.adopt_failed", 1);
 		return 1;
 	}
@@ -72,20 +74,20 @@ int main(int argc, char **argv)
 						    c.maps[i].iova,
 						    c.maps[i].size));
 	/* Staging alone changes nothing. */
-	report(out, "exec.vmlck_staged", own_vmlck_kb(getpid()));
-	report(out, "exec.child_vmlck_staged", own_vmlck_kb(child));
+	report(out, "exec.vmlck_staged", proc_vmlck_kb(getpid()));
+	report(out, "exec.child_vmlck_staged", proc_vmlck_kb(child));
 
 	report(out, "exec.change", own_change_owner(container));
-	report(out, "exec.vmlck_after", own_vmlck_kb(getpid()));
+	report(out, "exec.vmlck_after", proc_vmlck_kb(getpid()));
 	report(out, "exec.vmlck_expected", total_kb);
-	report(out, "exec.child_vmlck_after", own_vmlck_kb(child));
+	report(out, "exec.child_vmlck_after", proc_vmlck_kb(child));
 	report(out, "exec.tracker", own_has_tracker(getpid()));
 	for (i = 0; i < nmaps; i++)
 		report(out, "exec.dma_after",
 		       !own_dma_check(&c, &c.maps[i], 2 * OWN_PAGE, 40 + i));
 
 	/* The child's exit leaves the mappings alone: it no longer owns them. */
-	pinned = own_pinned_pages();
+	pinned = pinned_pages();
 	if (write(child_exit, "x", 1) != 1)
 		return 1;
 	waitpid(child, &status, 0);
@@ -94,7 +96,7 @@ int main(int argc, char **argv)
 	       own_wait_pinned(pinned, 200) - pinned);
 	report(out, "exec.dma_after_child_exit",
 	       !own_dma_check(&c, &c.maps[0], 3 * OWN_PAGE, 99));
-	report(out, "exec.vmlck_end", own_vmlck_kb(getpid()));
+	report(out, "exec.vmlck_end", proc_vmlck_kb(getpid()));
 	report(out, "exec.done", 1);
 	return 0;
 }

@@ -59,13 +59,13 @@ FIXTURE(own)
 
 FIXTURE_SETUP(own)
 {
-	self->pinned0 = own_pinned_pages();
-	self->vmlck0 = own_vmlck_kb(getpid());
-	ASSERT_EQ(0, own_open(&self->c, true));
+	self->pinned0 = pinned_pages();
+	self->vmlck0 = proc_vmlck_kb(getpid());
+	ASSERT_EQ(0, own_open(&self->c));
 	ASSERT_EQ(0, own_add_map(&self->c, IOVA_A, MiB));
-	ASSERT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	ASSERT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 	ASSERT_EQ(self->pinned0 + (long)(MiB / OWN_PAGE),
-		  own_pinned_pages());
+		  pinned_pages());
 	ASSERT_EQ(0, own_dma_check(&self->c, &self->c.maps[0], OWN_PAGE, 1));
 }
 
@@ -80,19 +80,19 @@ TEST(extensions)
 {
 	struct own_ctx c;
 
-	ASSERT_EQ(0, own_open(&c, false));
-	EXPECT_EQ(0, own_check_extension(c.container, VFIO_UPDATE_VADDR));
-	EXPECT_EQ(1, own_check_extension(c.container, VFIO_DMA_OWNER));
+	ASSERT_EQ(0, own_open(&c));
+	EXPECT_EQ(0, own_check_extension(c.edu.container, VFIO_UPDATE_VADDR));
+	EXPECT_EQ(1, own_check_extension(c.edu.container, VFIO_DMA_OWNER));
 	/* With no mappings there is no owner and nothing to change. */
-	EXPECT_EQ(0, own_change_owner(c.container));
+	EXPECT_EQ(0, own_change_owner(c.edu.container));
 	own_close(&c);
 }
 
 TEST_F(own, unmap_vaddr_flag_is_reserved)
 {
-	EXPECT_EQ(-EINVAL, own_unmap_dma(self->c.container, IOVA_A, MiB,
-					 1 << 2));
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(-EINVAL, vfio_dma_unmap_flags(self->c.edu.container, IOVA_A,
+						MiB, 1 << 2));
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 	EXPECT_EQ(0, own_dma_check(&self->c, &self->c.maps[0], OWN_PAGE, 2));
 }
 
@@ -101,47 +101,48 @@ static int child_tries_to_map(void *arg)
 {
 	struct own_ctx *c = arg;
 	int memfd, ret;
-	void *buf = own_memfd_buf(MiB, &memfd);
+	void *buf = memfd_buffer(MiB, &memfd);
 
 	if (!buf)
 		return -1;
-	ret = own_map_dma(c->container, buf, IOVA_B, MiB, RW);
+	ret = vfio_dma_map_flags(c->edu.container, buf, IOVA_B, MiB, RW);
 	if (ret != -EPERM)
 		return fprintf(stderr, "child map: %d, want -EPERM\n", ret);
-	if (own_vmlck_kb(getpid()) != 0)
+	if (proc_vmlck_kb(getpid()) != 0)
 		return fprintf(stderr, "child VmLck %ld\n",
-			       own_vmlck_kb(getpid()));
+			       proc_vmlck_kb(getpid()));
 	/* Staging does not pin and is open to any holder. */
-	return own_stage(c->container, buf, IOVA_A, MiB);
+	return own_stage(c->edu.container, buf, IOVA_A, MiB);
 }
 
 TEST_F(own, only_the_owner_pins)
 {
-	long pinned = own_pinned_pages();
+	long pinned = pinned_pages();
 
 	EXPECT_EQ(0, in_child(child_tries_to_map, &self->c));
-	EXPECT_EQ(pinned, own_pinned_pages());
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(pinned, pinned_pages());
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 	/* The owner still maps. */
 	EXPECT_EQ(0, own_add_map(&self->c, IOVA_B, MiB));
-	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), proc_vmlck_kb(getpid()));
 }
 
 TEST_F(own, fork_and_pin_cannot_exceed_the_limit)
 {
-	long pinned = own_pinned_pages();
+	long pinned = pinned_pages();
 	int i;
 
 	ASSERT_EQ(0, own_drop_ipc_lock());
-	ASSERT_EQ(0, own_set_memlock(self->vmlck0 * 1024 + 2 * MiB));
+	ASSERT_EQ(0, memlock_set(self->vmlck0 * 1024 + 2 * MiB,
+				 self->vmlck0 * 1024 + 2 * MiB));
 	ASSERT_EQ(0, own_add_map(&self->c, IOVA_B, MiB));
 	/* At the limit: the owner cannot map more ... */
 	EXPECT_EQ(-ENOMEM, own_add_map(&self->c, 16 * MiB, MiB));
 	/* ... and neither can any number of children. */
 	for (i = 0; i < 4; i++)
 		EXPECT_EQ(0, in_child(child_tries_to_map, &self->c));
-	EXPECT_EQ(pinned + (long)(MiB / OWN_PAGE), own_pinned_pages());
-	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(pinned + (long)(MiB / OWN_PAGE), pinned_pages());
+	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), proc_vmlck_kb(getpid()));
 }
 
 /* Unmapping only releases pages, so any holder may do it. */
@@ -149,14 +150,14 @@ static int child_unmaps(void *arg)
 {
 	struct own_ctx *c = arg;
 
-	return own_unmap_dma(c->container, IOVA_A, MiB, 0);
+	return vfio_dma_unmap(c->edu.container, IOVA_A, MiB) != (int64_t)MiB;
 }
 
 TEST_F(own, a_child_may_unmap)
 {
 	EXPECT_EQ(0, in_child(child_unmaps, &self->c));
-	EXPECT_EQ(self->vmlck0, own_vmlck_kb(getpid()));
-	EXPECT_EQ(self->pinned0, own_pinned_pages());
+	EXPECT_EQ(self->vmlck0, proc_vmlck_kb(getpid()));
+	EXPECT_EQ(self->pinned0, pinned_pages());
 	self->c.nmaps = 0;	/* gone from the container; buffers leak */
 }
 
@@ -164,22 +165,22 @@ TEST_F(own, staging_changes_nothing_until_change_owner)
 {
 	struct own_map *m = &self->c.maps[0];
 	int other_fd;
-	uint8_t *other = own_memfd_buf(MiB, &other_fd);
+	uint8_t *other = memfd_buffer(MiB, &other_fd);
 	void *again;
 
 	ASSERT_NE(NULL, other);
 	memset(other, 0x5a, MiB);
 
 	/* Stage a vaddr of other memory: DMA still reaches the old pages. */
-	ASSERT_EQ(0, own_stage(self->c.container, other, IOVA_A, MiB));
+	ASSERT_EQ(0, own_stage(self->c.edu.container, other, IOVA_A, MiB));
 	EXPECT_EQ(0, own_dma_check(&self->c, m, OWN_PAGE, 3));
 	EXPECT_EQ(0x5a, other[OWN_PAGE]);
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 
 	/* It is not the same memory: the change fails and changes nothing. */
-	EXPECT_EQ(-ENXIO, own_change_owner(self->c.container));
+	EXPECT_EQ(-ENXIO, own_change_owner(self->c.edu.container));
 	EXPECT_EQ(0, own_dma_check(&self->c, m, OWN_PAGE, 4));
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 
 	/* Staging again replaces it; a second view of the same memfd is
 	 * the same memory, and takes effect.
@@ -187,9 +188,9 @@ TEST_F(own, staging_changes_nothing_until_change_owner)
 	again = mmap(NULL, MiB, PROT_READ | PROT_WRITE, MAP_SHARED, m->memfd,
 		     0);
 	ASSERT_NE(MAP_FAILED, again);
-	ASSERT_EQ(0, own_stage(self->c.container, again, IOVA_A, MiB));
-	EXPECT_EQ(0, own_change_owner(self->c.container));
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	ASSERT_EQ(0, own_stage(self->c.edu.container, again, IOVA_A, MiB));
+	EXPECT_EQ(0, own_change_owner(self->c.edu.container));
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 	EXPECT_EQ(0, own_dma_check(&self->c, m, OWN_PAGE, 5));
 	/* The old view can go: the mapping now refers to the new one. */
 	munmap(m->vaddr, MiB);
@@ -216,9 +217,9 @@ static void flow_child(struct own_ctx *c, struct flow *f)
 
 	close(f->go[0]);
 	close(f->exit[1]);
-	report(f->out, "child.change", own_change_owner(c->container));
-	report(f->out, "child.vmlck", own_vmlck_kb(getpid()));
-	report(f->out, "child.parent_vmlck", own_vmlck_kb(getppid()));
+	report(f->out, "child.change", own_change_owner(c->edu.container));
+	report(f->out, "child.vmlck", proc_vmlck_kb(getpid()));
+	report(f->out, "child.parent_vmlck", proc_vmlck_kb(getppid()));
 	report(f->out, "child.tracker", own_has_tracker(getpid()));
 	report(f->out, "child.dma", !own_dma_check(c, &c->maps[1], OWN_PAGE,
 						   20));
@@ -238,16 +239,16 @@ static void flow_parent(const char *exe, struct flow *f)
 	int i, n = 0;
 	char x;
 
-	if (own_open(&c, true) || own_add_map(&c, IOVA_A, MiB) ||
+	if (own_open(&c) || own_add_map(&c, IOVA_A, MiB) ||
 	    own_add_map(&c, IOVA_B, 2 * MiB))
 		_exit(1);
-	report(f->out, "parent.vmlck_mapped", own_vmlck_kb(getpid()));
+	report(f->out, "parent.vmlck_mapped", proc_vmlck_kb(getpid()));
 	report(f->out, "parent.dma", !own_dma_check(&c, &c.maps[0], OWN_PAGE,
 						    21));
 	/* Everything the new image needs survives exec. */
-	fcntl(c.device, F_SETFD, 0);
-	fcntl(c.container, F_SETFD, 0);
-	fcntl(c.group, F_SETFD, 0);
+	fcntl(c.edu.device, F_SETFD, 0);
+	fcntl(c.edu.container, F_SETFD, 0);
+	fcntl(c.edu.group, F_SETFD, 0);
 	for (i = 0; i < c.nmaps; i++)
 		fcntl(c.maps[i].memfd, F_SETFD, 0);
 
@@ -260,9 +261,9 @@ static void flow_parent(const char *exe, struct flow *f)
 	close(f->exit[0]);
 	if (read(f->go[0], &x, 1) != 1)
 		_exit(1);
-	report(f->out, "parent.vmlck_handed", own_vmlck_kb(getpid()));
+	report(f->out, "parent.vmlck_handed", proc_vmlck_kb(getpid()));
 	report(f->out, "parent.map_after_handoff",
-	       own_map_dma(c.container, c.maps[0].vaddr, 64 * MiB, MiB, RW));
+	       vfio_dma_map_flags(c.edu.container, c.maps[0].vaddr, 64 * MiB, MiB, RW));
 
 #define ARG(fmt, v) do {						\
 		snprintf(num[n], sizeof(num[n]), fmt, v);		\
@@ -270,9 +271,9 @@ static void flow_parent(const char *exe, struct flow *f)
 		n++;							\
 	} while (0)
 	argv[0] = (char *)exe;
-	ARG("%d", c.container);
-	ARG("%d", c.group);
-	ARG("%d", c.device);
+	ARG("%d", c.edu.container);
+	ARG("%d", c.edu.group);
+	ARG("%d", c.edu.device);
 	ARG("%d", f->out);
 	ARG("%d", child);
 	ARG("%d", f->exit[1]);
@@ -301,7 +302,7 @@ static void sibling_path(char *buf, size_t len, const char *name)
 
 TEST(live_update_fork_exec)
 {
-	long pinned0 = own_pinned_pages();
+	long pinned0 = pinned_pages();
 	struct report r;
 	struct flow f;
 	char exe[PATH_MAX];
@@ -388,23 +389,23 @@ static int child_changes_owner(void *arg)
 
 	if (cc->drop_cap && own_drop_ipc_lock())
 		return -1;
-	if (cc->memlock && own_set_memlock(cc->memlock))
+	if (cc->memlock && memlock_set(cc->memlock, cc->memlock))
 		return -1;
 	if (cc->unmap_b)
 		munmap(c->maps[1].vaddr, c->maps[1].size);
-	if (cc->stage_a && own_stage(c->container, c->maps[0].vaddr,
+	if (cc->stage_a && own_stage(c->edu.container, c->maps[0].vaddr,
 				     c->maps[0].iova, c->maps[0].size))
 		return -1;
-	ret = own_change_owner(c->container);
+	ret = own_change_owner(c->edu.container);
 	if (ret != cc->want)
 		return fprintf(stderr, "change owner: %d, want %d\n", ret,
 			       cc->want);
 	if (!ret)
 		return 0;
 	/* Nothing moved: not to this child, not away from the parent. */
-	if (own_vmlck_kb(getpid()) != 0)
+	if (proc_vmlck_kb(getpid()) != 0)
 		return fprintf(stderr, "child VmLck %ld after failure\n",
-			       own_vmlck_kb(getpid()));
+			       proc_vmlck_kb(getpid()));
 	if (own_has_tracker(getpid()) > 1)
 		return fprintf(stderr, "trackers piled up\n");
 	return 0;
@@ -414,16 +415,16 @@ static void check_change_fails(struct __test_metadata *_metadata,
 			       FIXTURE_DATA(own) * self, struct change_case cc)
 {
 	struct change_arg arg = { .cc = cc, .c = &self->c };
-	long pinned = own_pinned_pages();
-	long vmlck = own_vmlck_kb(getpid());
+	long pinned = pinned_pages();
+	long vmlck = proc_vmlck_kb(getpid());
 
 	ASSERT_EQ(0, in_child(child_changes_owner, &arg));
 	/* The parent is still the owner: same charge, may map, DMA works. */
-	EXPECT_EQ(vmlck, own_vmlck_kb(getpid()));
-	EXPECT_EQ(pinned, own_pinned_pages());
+	EXPECT_EQ(vmlck, proc_vmlck_kb(getpid()));
+	EXPECT_EQ(pinned, pinned_pages());
 	EXPECT_EQ(0, own_dma_check(&self->c, &self->c.maps[0], OWN_PAGE, 7));
 	EXPECT_EQ(0, own_add_map(&self->c, 32 * MiB, MiB));
-	EXPECT_EQ(vmlck + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(vmlck + kb(MiB), proc_vmlck_kb(getpid()));
 }
 
 TEST_F(own, change_fails_over_the_memlock_limit)
@@ -457,7 +458,7 @@ TEST_F(own, cap_ipc_lock_lifts_the_limit)
 	ASSERT_EQ(0, in_child(child_changes_owner, &arg));
 	/* The child exited as owner: everything was unmapped. */
 	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
-	EXPECT_EQ(self->vmlck0, own_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0, proc_vmlck_kb(getpid()));
 	self->c.nmaps = 0;
 }
 
@@ -468,26 +469,28 @@ TEST_F(own, a_private_mapping_cannot_be_handed_over)
 
 	ASSERT_NE(MAP_FAILED, priv);
 	memset(priv, 1, MiB);
-	ASSERT_EQ(0, own_map_dma(self->c.container, priv, IOVA_B, MiB, RW));
+	ASSERT_EQ(0, vfio_dma_map_flags(self->c.edu.container, priv, IOVA_B, MiB, RW));
 	/* The child's copy of private memory is not the pinned memory. */
 	check_change_fails(_metadata, self, (struct change_case){
 		.want = -ENXIO });
-	EXPECT_EQ(0, own_unmap_dma(self->c.container, IOVA_B, MiB, 0));
+	EXPECT_EQ((int64_t)MiB, vfio_dma_unmap(self->c.edu.container, IOVA_B, MiB));
 	munmap(priv, MiB);
 }
 
 TEST_F(own, cap_ipc_lock_is_per_mapping)
 {
 	/* Mapped with CAP_IPC_LOCK beyond the limit ... */
-	ASSERT_EQ(0, own_set_memlock(self->vmlck0 * 1024 + MiB / 2));
+	ASSERT_EQ(0, memlock_set(self->vmlck0 * 1024 + MiB / 2,
+				 self->vmlck0 * 1024 + MiB / 2));
 	ASSERT_EQ(0, own_add_map(&self->c, IOVA_B, MiB));
 	/* ... but not without it. */
 	ASSERT_EQ(0, own_drop_ipc_lock());
 	EXPECT_EQ(-ENOMEM, own_add_map(&self->c, 16 * MiB, MiB));
-	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), proc_vmlck_kb(getpid()));
 	/* The mapping made with the capability unmaps and uncharges. */
-	EXPECT_EQ(0, own_unmap_dma(self->c.container, IOVA_B, MiB, 0));
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ((int64_t)MiB, vfio_dma_unmap(self->c.edu.container, IOVA_B,
+						  MiB));
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 }
 
 /*
@@ -502,13 +505,14 @@ static pid_t child_becomes_owner(struct own_ctx *c, const char *then)
 	char x;
 	pid_t pid;
 
-	if (own_unmap_dma(c->container, IOVA_A, MiB, 0) || pipe(go))
+	if (vfio_dma_unmap(c->edu.container, IOVA_A, MiB) != (int64_t)MiB ||
+	    pipe(go))
 		return -1;
 	pid = fork();
 	if (pid)
 		goto out;
-	buf = own_memfd_buf(MiB, &memfd);
-	if (!buf || own_map_dma(c->container, buf, IOVA_B, MiB, RW) ||
+	buf = memfd_buffer(MiB, &memfd);
+	if (!buf || vfio_dma_map_flags(c->edu.container, buf, IOVA_B, MiB, RW) ||
 	    own_has_tracker(getpid()) != 1)
 		_exit(1);
 	if (write(go[1], "x", 1) != 1)
@@ -551,7 +555,7 @@ TEST_F(own, owner_exec_unmaps)
 	/* While the new image still runs, and holds the container. */
 	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
 	EXPECT_EQ(0, kill(pid, 0));
-	EXPECT_EQ(0, own_vmlck_kb(pid));
+	EXPECT_EQ(0, proc_vmlck_kb(pid));
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 }
@@ -576,7 +580,7 @@ TEST_F(own, unmapping_the_tracker_releases_the_mappings)
 	EXPECT_NE(0, mprotect((void *)start, OWN_PAGE, PROT_READ));
 	ASSERT_EQ(0, munmap((void *)start, OWN_PAGE));
 	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
-	EXPECT_EQ(self->vmlck0, own_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0, proc_vmlck_kb(getpid()));
 	/* The container is empty and has no owner: mapping works again. */
 	EXPECT_EQ(0, own_add_map(&self->c, IOVA_B, MiB));
 	EXPECT_EQ(1, own_has_tracker(getpid()));
@@ -590,12 +594,12 @@ static int child_exits(void *arg)
 
 TEST_F(own, a_non_owner_exit_changes_nothing)
 {
-	long pinned = own_pinned_pages();
+	long pinned = pinned_pages();
 
 	EXPECT_EQ(0, in_child(child_exits, NULL));
 	usleep(100000);
-	EXPECT_EQ(pinned, own_pinned_pages());
-	EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(pinned, pinned_pages());
+	EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 	EXPECT_EQ(0, own_dma_check(&self->c, &self->c.maps[0], OWN_PAGE, 8));
 }
 
@@ -603,7 +607,7 @@ static int child_takes_and_gives_back(void *arg)
 {
 	struct own_ctx *c = arg;
 
-	return own_change_owner(c->container) || own_vmlck_kb(getpid()) != 1024;
+	return own_change_owner(c->edu.container) || proc_vmlck_kb(getpid()) != 1024;
 }
 
 TEST_F(own, ownership_goes_back_and_forth_without_piling_up_vmas)
@@ -633,12 +637,12 @@ TEST_F(own, ownership_goes_back_and_forth_without_piling_up_vmas)
 		close(go[1]);
 		ASSERT_EQ(1, read(go[0], &x, 1));
 		close(go[0]);
-		EXPECT_EQ(self->vmlck0, own_vmlck_kb(getpid()));
-		EXPECT_EQ(-EPERM, own_map_dma(self->c.container,
+		EXPECT_EQ(self->vmlck0, proc_vmlck_kb(getpid()));
+		EXPECT_EQ(-EPERM, vfio_dma_map_flags(self->c.edu.container,
 					      self->c.maps[0].vaddr, IOVA_B,
 					      MiB, RW));
-		EXPECT_EQ(0, own_change_owner(self->c.container));
-		EXPECT_EQ(self->vmlck0 + kb(MiB), own_vmlck_kb(getpid()));
+		EXPECT_EQ(0, own_change_owner(self->c.edu.container));
+		EXPECT_EQ(self->vmlck0 + kb(MiB), proc_vmlck_kb(getpid()));
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
@@ -701,20 +705,20 @@ TEST_F(own, malformed_staging_is_rejected)
 			.iova = bc->iova,
 			.size = bc->size,
 		};
-		int ret = ioctl(self->c.container, VFIO_IOMMU_MAP_DMA, &map);
+		int ret = ioctl(self->c.edu.container, VFIO_IOMMU_MAP_DMA, &map);
 
 		EXPECT_EQ(bc->want, ret ? -errno : 0) {
 			TH_LOG("case '%s'", bc->what);
 		}
 	}
 	/* Nothing was staged: the owner's own change of owner is a no-op. */
-	EXPECT_EQ(0, own_change_owner(self->c.container));
-	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), own_vmlck_kb(getpid()));
+	EXPECT_EQ(0, own_change_owner(self->c.edu.container));
+	EXPECT_EQ(self->vmlck0 + kb(2 * MiB), proc_vmlck_kb(getpid()));
 	EXPECT_EQ(0, own_dma_check(&self->c, m, OWN_PAGE, 10));
 	/* The map path keeps its own checks. */
-	EXPECT_EQ(-EINVAL, own_map_dma(self->c.container, m->vaddr, IOVA_B,
+	EXPECT_EQ(-EINVAL, vfio_dma_map_flags(self->c.edu.container, m->vaddr, IOVA_B,
 				       MiB, 0));
-	EXPECT_EQ(-EEXIST, own_map_dma(self->c.container, m->vaddr, IOVA_A,
+	EXPECT_EQ(-EEXIST, vfio_dma_map_flags(self->c.edu.container, m->vaddr, IOVA_A,
 				       MiB, RW));
 }
 

@@ -17,7 +17,7 @@ UAPI = $(KDIR)/usr/include
 CFLAGS ?= -Wall -Wextra -Werror -O2 -g
 # The kselftest harness is used as it is: as a system header, its own
 # warnings (unused parameters under -Wextra) do not fail our build.
-TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/mdev -isystem $(SELFTESTS)
+TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/owner -Itests/mdev -isystem $(SELFTESTS)
 
 # Options for tests/vm/run, e.g. VMFLAGS="--accel tcg --timeout 900".
 VMFLAGS ?=
@@ -29,10 +29,11 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 # the sources listed in <dir>/<name>_SRCS if any, and the helper library,
 # into build/tests/<dir>/<name>. Which tests run is listed in tests/run-suite.
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
-	owner/mdev_owner_test
+	owner/mdev_owner_test liveupdate/vmm
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c
+liveupdate/vmm_SRCS := tests/owner/owner.c
 # Directories under tests/ with their own Makefile (out-of-tree kernel
 # modules), built with KDIR set.
 TEST_SUBDIRS := mdev
@@ -42,7 +43,7 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 
 export CMD
 
-.PHONY: all help kernel kernel-kasan patches patches-check lint tests vm check clean \
+.PHONY: all help kernel kernel-kasan patches patches-check lint tests vm check demo clean \
 	$(TEST_SUBDIRS)
 
 all: tests
@@ -96,6 +97,16 @@ build/tests/%: tests/%.c $$($$*_SRCS) $(LIB_OBJS) | $(UAPI)/linux/vfio.h
 vm:
 	@test -n "$$CMD" || { echo 'usage: make vm CMD="command"' >&2; exit 2; }
 	tests/vm/run --kernel $(BZIMAGE) $(VMFLAGS) -- "$$CMD"
+
+# The live-update demonstration: make demo [UPDATES=3] [MAPS=4] [SIZE=2]
+UPDATES ?= 3
+MAPS ?= 4
+SIZE ?= 2
+demo:
+	$(MAKE) kernel
+	$(MAKE) tests
+	tests/vm/run --kernel $(BZIMAGE) $(VMFLAGS) -- \
+		tests/liveupdate/demo.sh -u $(UPDATES) -m $(MAPS) -s $(SIZE)
 
 # One VM boot runs the whole suite; the kernel build is a no-op when current.
 # A kmemleak scan after the suite makes leaks fail the run too.

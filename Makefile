@@ -43,7 +43,7 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 
 export CMD
 
-.PHONY: all help kernel kernel-kasan patches patches-check lint tests vm check demo clean \
+.PHONY: all help kernel kernel-kasan patches patches-check lint tests ownertop vm check demo clean \
 	$(TEST_SUBDIRS)
 
 all: tests
@@ -71,7 +71,11 @@ patches-check:
 lint:
 	kernel/build $(KBUILD_FLAGS) --lint
 
-tests: $(LIB_OBJS) $(TEST_BINS) $(TEST_SUBDIRS)
+tests: $(LIB_OBJS) $(TEST_BINS) $(TEST_SUBDIRS) ownertop
+
+# vfio-ownertop, its BPF program and what its tests run.
+ownertop: | $(UAPI)/linux/vfio.h
+	$(MAKE) -C tools/vfio-ownertop test-progs
 
 $(TEST_SUBDIRS): | $(UAPI)/linux/vfio.h
 	$(MAKE) -C tests/$@ KDIR=$(abspath $(KDIR))
@@ -110,10 +114,15 @@ demo:
 
 # One VM boot runs the whole suite; the kernel build is a no-op when current.
 # A kmemleak scan after the suite makes leaks fail the run too.
+# Host-side tests first (they need no test kernel), then the suite in the VM,
+# with two edu devices so that vfio-ownertop has two containers to sort.
 check:
 	$(MAKE) kernel
 	$(MAKE) tests
-	tests/vm/run --kernel $(BZIMAGE) --kmemleak $(VMFLAGS) -- tests/run-suite
+	$(MAKE) -C tools/vfio-ownertop unit
+	tests/ownertop/host.sh
+	tests/vm/run --kernel $(BZIMAGE) --kmemleak --edu 2 $(VMFLAGS) -- \
+		tests/run-suite
 
 clean:
 	rm -rf build/tests build/vm

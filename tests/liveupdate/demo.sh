@@ -30,9 +30,27 @@ else
 	echo "demo: no vfio_type1 tracepoints in this kernel" >&2
 fi
 
+# vfio-ownertop beside it, in batch mode: the containers' state each second.
+ot=build/ownertop/vfio-ownertop
+ot_pid=
+if [ -x "$ot" ]; then
+	out=/run/demo-ownertop.out
+	"$ot" -b -d 1 > "$out" 2>&1 &
+	ot_pid=$!
+	# Attaching the BPF programs takes a few seconds under emulation.
+	i=0
+	while [ $i -lt 300 ] && ! grep -q . "$out" 2>/dev/null; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	tail -f "$out" 2>/dev/null | sed -u 's/^/  ownertop| /' &
+	tail_pid=$!
+fi
+
 build/tests/liveupdate/vmm "$@"
 rc=$?
-sleep 1
+sleep 2
+[ -z "$ot_pid" ] || { kill -INT "$ot_pid"; wait "$ot_pid"; kill "$tail_pid"; }
 [ -z "$watch_pid" ] || kill "$watch_pid" 2>/dev/null
 [ ! -d "$events" ] || echo 0 > "$events/enable"
 exit $rc

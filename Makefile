@@ -29,11 +29,15 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 # the sources listed in <dir>/<name>_SRCS if any, and the helper library,
 # into build/tests/<dir>/<name>. Which tests run is listed in tests/run-suite.
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
-	owner/mdev_owner_test liveupdate/vmm
+	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
+	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
+tracepoints/owner_one_SRCS := tests/owner/owner.c
+# owner_one execs the owner_exec next to it.
+tracepoints/owner_exec_SRCS := tests/owner/owner.c
 # Directories under tests/ with their own Makefile (out-of-tree kernel
 # modules), built with KDIR set.
 TEST_SUBDIRS := mdev
@@ -88,6 +92,10 @@ $(UAPI)/linux/vfio.h:
 build/tests/lib/%.o: tests/lib/%.c | $(UAPI)/linux/vfio.h
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_CPPFLAGS) -MMD -MP -c -o $@ $<
+
+build/tests/tracepoints/owner_exec: build/tests/owner/owner_exec
+	@mkdir -p $(@D)
+	cp $< $@
 
 .SECONDEXPANSION:
 build/tests/%: tests/%.c $$($$*_SRCS) $(LIB_OBJS) | $(UAPI)/linux/vfio.h

@@ -103,6 +103,18 @@ long own_wait_pinned(long want, int ms)
 	return now;
 }
 
+long own_wait_vmlck(pid_t pid, long want, int ms)
+{
+	struct timespec ts = { .tv_nsec = 1000000 };
+	long now = proc_vmlck_kb(pid);
+
+	while (now != want && ms-- > 0) {
+		nanosleep(&ts, NULL);
+		now = proc_vmlck_kb(pid);
+	}
+	return now;
+}
+
 int own_drop_ipc_lock(void)
 {
 	struct __user_cap_header_struct hdr = {

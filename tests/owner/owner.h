@@ -52,6 +52,8 @@ int own_dma_check(struct own_ctx *c, struct own_map *m, size_t offset,
 
 /* Wait until pinned_pages() == @want, up to @ms; returns the last value. */
 long own_wait_pinned(long want, int ms);
+/* Wait until VmLck of @pid is @want kB, up to @ms; returns the last value. */
+long own_wait_vmlck(pid_t pid, long want, int ms);
 int own_drop_ipc_lock(void);		/* from all capability sets */
 int own_has_tracker(pid_t pid);		/* "[vfio-dma-owner]" vmas in maps */
 

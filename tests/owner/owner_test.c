@@ -579,8 +579,9 @@ TEST_F(own, unmapping_the_tracker_releases_the_mappings)
 				     (void *)(start + 64 * MiB)));
 	EXPECT_NE(0, mprotect((void *)start, OWN_PAGE, PROT_READ));
 	ASSERT_EQ(0, munmap((void *)start, OWN_PAGE));
+	/* The close work unpins, then uncharges: wait for both. */
 	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
-	EXPECT_EQ(self->vmlck0, proc_vmlck_kb(getpid()));
+	EXPECT_EQ(self->vmlck0, own_wait_vmlck(getpid(), self->vmlck0, 2000));
 	/* The container is empty and has no owner: mapping works again. */
 	EXPECT_EQ(0, own_add_map(&self->c, IOVA_B, MiB));
 	EXPECT_EQ(1, own_has_tracker(getpid()));

@@ -14,44 +14,22 @@
  * bytes and pages of each container, and an owner whose RLIMIT_MEMLOCK they
  * can lower below what it already has locked.
  */
-#define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/capability.h>
-#include <linux/vfio.h>
+
+#include "owner.h"
 
 #define MiB (1UL << 20)
 
-static int die(const char *what)
+static int die(const char *what, int err)
 {
-	fprintf(stderr, "ot_hold: %s: %s\n", what, strerror(errno));
+	fprintf(stderr, "ot_hold: %s: %s\n", what, strerror(err));
 	return 1;
-}
-
-static int drop_ipc_lock(void)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[2];
-	int i = CAP_TO_INDEX(CAP_IPC_LOCK);
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[i].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	data[i].permitted &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	data[i].inheritable &= ~CAP_TO_MASK(CAP_IPC_LOCK);
-	return syscall(SYS_capset, &hdr, data);
 }
 
 static long parse_num(const char *s, long min, long max)
@@ -68,11 +46,9 @@ static long parse_num(const char *s, long min, long max)
 
 int main(int argc, char **argv)
 {
-	struct vfio_group_status status = { .argsz = sizeof(status) };
 	unsigned long iova = MiB;
-	int container, group, i, first = 1;
+	int container, group, i, first = 1, ret;
 	bool keep_cap = false;
-	char path[64];
 	long g;
 
 	if (argc > 1 && !strcmp(argv[1], "-k")) {
@@ -88,52 +64,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ot_hold: bad group '%s'\n", argv[first]);
 		return 2;
 	}
-	if (!keep_cap && drop_ipc_lock())
-		return die("dropping CAP_IPC_LOCK");
+	if (!keep_cap && own_drop_ipc_lock())
+		return die("dropping CAP_IPC_LOCK", errno);
 
-	container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	container = vfio_container_open();
 	if (container < 0)
-		return die("/dev/vfio/vfio");
-	snprintf(path, sizeof(path), "/dev/vfio/%ld", g);
-	group = open(path, O_RDWR | O_CLOEXEC);
+		return die("/dev/vfio/vfio", -container);
+	group = vfio_group_attach(container, g);
 	if (group < 0)
-		return die(path);
-	if (ioctl(group, VFIO_GROUP_GET_STATUS, &status) ||
-	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-		errno = errno ? errno : EINVAL;
-		return die("group not viable");
-	}
-	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container))
-		return die("VFIO_GROUP_SET_CONTAINER");
-	if (ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		return die("VFIO_SET_IOMMU");
+		return die("attaching the group", -group);
+	ret = vfio_set_type1v2(container);
+	if (ret)
+		return die("VFIO_SET_IOMMU", -ret);
 
 	for (i = first + 1; i < argc; i++) {
 		long kb = parse_num(argv[i], 4, 1 << 20);
-		struct vfio_iommu_type1_dma_map map = {
-			.argsz = sizeof(map),
-			.flags = VFIO_DMA_MAP_FLAG_READ |
-				 VFIO_DMA_MAP_FLAG_WRITE,
-		};
 		void *buf;
-		int fd;
 
 		if (kb < 0 || kb % 4) {
 			fprintf(stderr, "ot_hold: bad size '%s'\n", argv[i]);
 			return 2;
 		}
-		fd = memfd_create("ot_hold", MFD_CLOEXEC);
-		if (fd < 0 || ftruncate(fd, kb * 1024))
-			return die("memfd");
-		buf = mmap(NULL, kb * 1024, PROT_READ | PROT_WRITE,
-			   MAP_SHARED, fd, 0);
-		if (buf == MAP_FAILED)
-			return die("mmap");
-		map.vaddr = (unsigned long)buf;
-		map.iova = iova;
-		map.size = kb * 1024;
-		if (ioctl(container, VFIO_IOMMU_MAP_DMA, &map))
-			return die("VFIO_IOMMU_MAP_DMA");
+		buf = memfd_buffer(kb * 1024, NULL);
+		if (!buf)
+			return die("memfd", errno);
+		ret = vfio_dma_map(container, buf, iova, kb * 1024);
+		if (ret)
+			return die("VFIO_IOMMU_MAP_DMA", -ret);
 		iova += (kb * 1024 + MiB - 1) / MiB * MiB + MiB;
 	}
 	printf("ready %d\n", getpid());

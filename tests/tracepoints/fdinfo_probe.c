@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include <linux/vfio.h>
 
+#include "vfio_test.h"
+
 #define MiB		(1UL << 20)
 #define IOVA_A		0x100000UL
 #define IOVA_B		0x800000UL
@@ -97,23 +99,6 @@ static void fdinfo_get(const char *key, char *val, size_t len)
 static void truth(const char *stage, const char *key, long val)
 {
 	printf("%s truth %s %ld\n", stage, key, val);
-}
-
-static long vmlck_kb(pid_t pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
 }
 
 /* The "[vfio-dma-owner]" vmas of this process: count, and the last start. */
@@ -198,7 +183,7 @@ int main(void)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/dev/vfio/%d", atoi(groups));
-	vmlck0 = vmlck_kb(me);
+	vmlck0 = proc_vmlck_kb(me);
 
 	container = open("/dev/vfio/vfio", O_RDWR);
 	group = open(path, O_RDWR);
@@ -227,7 +212,7 @@ int main(void)
 	truth("mapped", "pid", me);
 	truth("mapped", "mappings", 2);
 	truth("mapped", "bytes", SIZE_A + SIZE_B);
-	truth("mapped", "vmlck_kb", vmlck_kb(me) - vmlck0);
+	truth("mapped", "vmlck_kb", proc_vmlck_kb(me) - vmlck0);
 	truth("mapped", "trackers", trackers(NULL));
 	show("mapped", me);
 
@@ -239,7 +224,7 @@ int main(void)
 		fail("stage");
 	truth("staged", "pid", me);
 	truth("staged", "staged", 1);
-	truth("staged", "vmlck_kb", vmlck_kb(me) - vmlck0);
+	truth("staged", "vmlck_kb", proc_vmlck_kb(me) - vmlck0);
 	show("staged", me);
 
 	/* Unmapping the mapping discards its staged vaddr. */
@@ -249,7 +234,7 @@ int main(void)
 	truth("unmapped", "pid", me);
 	truth("unmapped", "mappings", 1);
 	truth("unmapped", "bytes", SIZE_B);
-	truth("unmapped", "vmlck_kb", vmlck_kb(me) - vmlck0);
+	truth("unmapped", "vmlck_kb", proc_vmlck_kb(me) - vmlck0);
 	show("unmapped", me);
 
 	if (pipe(go) || pipe(done))
@@ -268,8 +253,8 @@ int main(void)
 	if (read(go[0], &x, 1) != 1 || x != 'k')
 		fail("VFIO_CHANGE_DMA_OWNER in the child");
 	truth("child", "pid", child);
-	truth("child", "parent_vmlck_kb", vmlck_kb(me) - vmlck0);
-	truth("child", "child_vmlck_kb", vmlck_kb(child));
+	truth("child", "parent_vmlck_kb", proc_vmlck_kb(me) - vmlck0);
+	truth("child", "child_vmlck_kb", proc_vmlck_kb(child));
 	show("child", me);
 
 	/* The owner exits: its mappings go, its container stays open here. */
@@ -279,7 +264,7 @@ int main(void)
 	wait_unmapped();
 	truth("exited", "pid", me);
 	truth("exited", "child_pid", child);
-	truth("exited", "vmlck_kb", vmlck_kb(me) - vmlck0);
+	truth("exited", "vmlck_kb", proc_vmlck_kb(me) - vmlck0);
 	show("exited", me);
 
 	/* Owner again: the tracker it kept is armed again, not a new one. */
@@ -287,7 +272,7 @@ int main(void)
 		    VFIO_DMA_MAP_FLAG_WRITE))
 		fail("VFIO_IOMMU_MAP_DMA again");
 	truth("remapped", "pid", me);
-	truth("remapped", "vmlck_kb", vmlck_kb(me) - vmlck0);
+	truth("remapped", "vmlck_kb", proc_vmlck_kb(me) - vmlck0);
 	truth("remapped", "trackers", trackers(&tracker));
 	show("remapped", me);
 
@@ -296,7 +281,7 @@ int main(void)
 		fail("munmap of the tracker");
 	wait_unmapped();
 	truth("untracked", "pid", me);
-	truth("untracked", "vmlck_kb", vmlck_kb(me) - vmlck0);
+	truth("untracked", "vmlck_kb", proc_vmlck_kb(me) - vmlck0);
 	truth("untracked", "trackers", trackers(NULL));
 	show("untracked", me);
 

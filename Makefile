@@ -47,7 +47,8 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 
 export CMD
 
-.PHONY: all help kernel kernel-kasan patches patches-check lint tests ownertop vm check demo clean \
+.PHONY: all help kernel kernel-kasan patches patches-check lint tests ownertop vm check check-kasan \
+	demo clean \
 	$(TEST_SUBDIRS)
 
 all: tests
@@ -55,7 +56,7 @@ all: tests
 help:
 	@sed -n 's/^# \{0,1\}//; 3,6p' Makefile
 	@echo
-	@echo "Targets: kernel kernel-kasan patches patches-check lint tests vm check clean"
+	@echo "Targets: kernel kernel-kasan patches patches-check lint tests vm check check-kasan demo clean"
 	@echo "Variables: FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) ASIS=1 CMD=... VMFLAGS=..."
 	@echo "  KSRC=$(KSRC)"
 
@@ -132,6 +133,22 @@ check:
 	tests/vm/run --kernel $(BZIMAGE) --kmemleak --edu 2 $(VMFLAGS) -- \
 		tests/run-suite
 
+# The whole suite again on the KASAN flavour of the test kernel (built in
+# its own directory; it shares the compiler cache). The test programs are the
+# same; the test mdev module is built for that kernel from a copy of its
+# sources, as kbuild builds an external module where its sources are.
+KASAN_DIR = build/kernel-kasan
+MDEV_KASAN = build/mdev-kasan
+check-kasan:
+	$(MAKE) kernel-kasan
+	$(MAKE) tests
+	@mkdir -p $(MDEV_KASAN)
+	cp -p tests/mdev/Kbuild tests/mdev/vfio_test_mdev.c tests/mdev/vfio_test_mdev.h $(MDEV_KASAN)/
+	$(MAKE) -C $(MDEV_KASAN) -f $(abspath tests/mdev/Makefile) modules KDIR=$(abspath $(KASAN_DIR))
+	VDO_MDEV_KO=$(MDEV_KASAN)/vfio_test_mdev.ko \
+	tests/vm/run --kernel $(KASAN_DIR)/arch/x86/boot/bzImage --kmemleak --edu 2 \
+		--log build/vm/kasan.log --timeout 3000 $(VMFLAGS) -- tests/run-suite
+
 clean:
-	rm -rf build/tests build/vm
+	rm -rf build/tests build/vm $(MDEV_KASAN)
 	$(foreach d,$(TEST_SUBDIRS),$(MAKE) -C tests/$(d) KDIR=$(abspath $(KDIR)) clean;)

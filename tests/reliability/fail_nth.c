@@ -63,7 +63,7 @@
 #include <linux/vfio.h>
 
 #include "owner.h"
-#include "rel.h"
+#include "cstate.h"
 #include "vfio_test.h"
 #include "vfio_test_mdev.h"
 
@@ -121,7 +121,7 @@ struct ctx {
 	int pin_count0;
 
 	/* Per step */
-	struct rel_state before;
+	struct cstate before;
 	unsigned long tracker;	/* address of this process's tracker */
 	uint64_t unmapped;	/* bytes the last UNMAP_DMA reported */
 	int tracker_left;	/* failures that left a tracker armed */
@@ -282,26 +282,26 @@ static int dma_blocked(struct ctx *c, struct buf *b, const char *what)
 
 /* State */
 
-static int snap(struct ctx *c, struct rel_state *s)
+static int snap(struct ctx *c, struct cstate *s)
 {
 	pid_t pids[2] = { c->self, c->ag.pid };
-	int ret = rel_state_read(s, c->container, pids, c->ag.pid ? 2 : 1);
+	int ret = cstate_read(s, c->container, pids, c->ag.pid ? 2 : 1);
 
 	CHECK(!ret, "reading the state: %s", strerror(-ret));
 	return 0;
 }
 
-static int expect(struct ctx *c, const char *what, const struct rel_state *want,
+static int expect(struct ctx *c, const char *what, const struct cstate *want,
 		  bool tracker, int ms)
 {
-	struct rel_state got;
-	int ret = rel_state_wait(what, want, &got, c->container, tracker, ms);
+	struct cstate got;
+	int ret = cstate_wait(what, want, &got, c->container, tracker, ms);
 
 	if (ret < 0)
 		say("%s: reading the state: %s", what, strerror(-ret));
 	if (ret) {
-		rel_state_print("want", want);
-		rel_state_print("got ", &got);
+		cstate_print("want", want);
+		cstate_print("got ", &got);
 		return -1;
 	}
 	return 0;
@@ -312,7 +312,7 @@ static int expect(struct ctx *c, const char *what, const struct rel_state *want,
  * unmap a little later.
  */
 static int expect_stays(struct ctx *c, const char *what,
-			const struct rel_state *want, int ms)
+			const struct cstate *want, int ms)
 {
 	struct timespec tick = { .tv_nsec = 10000000 };
 
@@ -330,14 +330,14 @@ static int unchanged(struct ctx *c, const char *what)
 	return expect(c, what, &c->before, true, 0);
 }
 
-static void set_owner(struct rel_state *s, pid_t pid, const char *comm)
+static void set_owner(struct cstate *s, pid_t pid, const char *comm)
 {
 	s->fi.owner_tgid = pid;
 	snprintf(s->fi.owner_comm, sizeof(s->fi.owner_comm), "%s",
 		 pid ? comm : "");
 }
 
-static void set_vmlck(struct rel_state *s, pid_t pid, long kb)
+static void set_vmlck(struct cstate *s, pid_t pid, long kb)
 {
 	int i;
 
@@ -346,7 +346,7 @@ static void set_vmlck(struct rel_state *s, pid_t pid, long kb)
 			s->vmlck_kb[i] = kb;
 }
 
-static long vmlck_of(const struct rel_state *s, pid_t pid)
+static long vmlck_of(const struct cstate *s, pid_t pid)
 {
 	int i;
 
@@ -357,7 +357,7 @@ static long vmlck_of(const struct rel_state *s, pid_t pid)
 }
 
 /* The state of an empty container with no owner and no tracker. */
-static void empty_state(struct ctx *c, struct rel_state *s)
+static void empty_state(struct ctx *c, struct cstate *s)
 {
 	memset(s, 0, sizeof(*s));
 	strcpy(s->fi.iommu, "vfio-iommu-type1");
@@ -370,14 +370,14 @@ static void empty_state(struct ctx *c, struct rel_state *s)
 /* Unmap everything, drop this process's tracker: back to empty_state(). */
 static int reset_container(struct ctx *c)
 {
-	struct rel_state want;
+	struct cstate want;
 	unsigned long addr;
 	int64_t ret;
 
 	ret = vfio_dma_unmap_flags(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
 	CHECK(ret >= 0, "unmap all: %s", strerror((int)-ret));
 	c->a.mapped = c->b.mapped = c->x.mapped = false;
-	while (rel_trackers(0, &addr) > 0)
+	while (cstate_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap tracker: %s",
 		      strerror(errno));
 	empty_state(c, &want);
@@ -550,7 +550,7 @@ static struct call map_a(struct ctx *c, unsigned int n)
 
 static int map_first_failed(struct ctx *c, struct call *r)
 {
-	struct rel_state got;
+	struct cstate got;
 
 	(void)r;
 	/*
@@ -570,7 +570,7 @@ static int map_first_failed(struct ctx *c, struct call *r)
 
 static int map_first_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 
 	(void)r;
 	set_owner(&want, c->self, "fail_nth");
@@ -582,8 +582,8 @@ static int map_first_done(struct ctx *c, struct call *r)
 	want.pinned += BUF_PAGES;
 	if (expect(c, "map", &want, true, 0))
 		return -1;
-	CHECK(rel_trackers(0, NULL) == 1, "map: %d trackers, want 1",
-	      rel_trackers(0, NULL));
+	CHECK(cstate_trackers(0, NULL) == 1, "map: %d trackers, want 1",
+	      cstate_trackers(0, NULL));
 	return dma_ok(c, &c->a, "map");
 }
 
@@ -634,7 +634,7 @@ static int map_next_failed(struct ctx *c, struct call *r)
 
 static int map_next_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 
 	(void)r;
 	want.fi.mappings++;
@@ -706,7 +706,7 @@ static int stage_failed(struct ctx *c, struct call *r)
 
 static int stage_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 
 	(void)r;
 	want.fi.staged_vaddrs = 1;
@@ -733,7 +733,7 @@ static int change_child_setup(struct ctx *c)
 
 static int change_child_prepare(struct ctx *c)
 {
-	struct rel_state s;
+	struct cstate s;
 	int ret;
 
 	if (snap(c, &s))
@@ -762,7 +762,7 @@ static struct call change_child_call(struct ctx *c, unsigned int n)
 
 static int change_child_failed(struct ctx *c, struct call *r)
 {
-	struct rel_state want;
+	struct cstate want;
 
 	(void)r;
 	if (unchanged(c, "failed change") ||
@@ -779,7 +779,7 @@ static int change_child_failed(struct ctx *c, struct call *r)
 
 static int change_child_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 	long kb = vmlck_of(&c->before, c->self);
 
 	(void)r;
@@ -794,7 +794,7 @@ static int change_child_done(struct ctx *c, struct call *r)
 /* Take ownership back, then let the child go. */
 static int change_child_restore(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 	int ret;
 
 	if (r->ret)
@@ -821,7 +821,7 @@ static int change_back_setup(struct ctx *c)
 		return -1;
 	r = agent_change(c, 0);
 	CHECK(!r.ret, "the child taking ownership: %s", strerror(-r.ret));
-	while (rel_trackers(0, &addr) > 0)
+	while (cstate_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap: %s",
 		      strerror(errno));
 	return 0;
@@ -845,7 +845,7 @@ static int change_back_failed(struct ctx *c, struct call *r)
 
 static int change_back_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 	long kb = vmlck_of(&c->before, c->ag.pid);
 
 	(void)r;
@@ -854,8 +854,8 @@ static int change_back_done(struct ctx *c, struct call *r)
 	set_vmlck(&want, c->ag.pid, 0);
 	if (expect(c, "change back", &want, true, 0))
 		return -1;
-	CHECK(rel_trackers(0, NULL) == 1, "change back: %d trackers, want 1",
-	      rel_trackers(0, NULL));
+	CHECK(cstate_trackers(0, NULL) == 1, "change back: %d trackers, want 1",
+	      cstate_trackers(0, NULL));
 	return dma_ok(c, &c->a, "change back") ||
 	       dma_ok(c, &c->b, "change back");
 }
@@ -875,7 +875,7 @@ static int change_back_restore(struct ctx *c, struct call *r)
 	}
 	rc = agent_change(c, 0);
 	CHECK(!rc.ret, "the child taking ownership: %s", strerror(-rc.ret));
-	while (rel_trackers(0, &addr) > 0)
+	while (cstate_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap: %s",
 		      strerror(errno));
 	return expect(c, "the child owner again", &c->before, true, 0);
@@ -925,7 +925,7 @@ static int unmap_failed(struct ctx *c, struct call *r)
 
 static int unmap_one_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 
 	(void)r;
 	CHECK(c->unmapped == BUF_SIZE, "unmap: %llu bytes unmapped, want %lu",
@@ -949,7 +949,7 @@ static struct call unmap_everything(struct ctx *c, unsigned int n)
 static int all_gone(struct ctx *c, const char *what, const char *tracker,
 		    int ms)
 {
-	struct rel_state want;
+	struct cstate want;
 
 	empty_state(c, &want);
 	strcpy(want.fi.owner_tracker, tracker);
@@ -976,8 +976,8 @@ static int munmap_prepare(struct ctx *c)
 {
 	if (remap_prepare(c))
 		return -1;
-	CHECK(rel_trackers(0, &c->tracker) == 1, "%d trackers, want 1",
-	      rel_trackers(0, NULL));
+	CHECK(cstate_trackers(0, &c->tracker) == 1, "%d trackers, want 1",
+	      cstate_trackers(0, NULL));
 	return 0;
 }
 
@@ -994,7 +994,7 @@ static int munmap_failed(struct ctx *c, struct call *r)
 	(void)r;
 	if (unchanged(c, "failed munmap"))
 		return -1;
-	CHECK(rel_trackers(0, NULL) == 1, "failed munmap: the tracker is gone");
+	CHECK(cstate_trackers(0, NULL) == 1, "failed munmap: the tracker is gone");
 	return dma_ok(c, &c->a, "failed munmap") ||
 	       dma_ok(c, &c->b, "failed munmap");
 }
@@ -1198,7 +1198,7 @@ static int mdev_failed(struct ctx *c, struct call *r)
  * through the other. */
 static int mdev_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 	long kb = vmlck_of(&c->before, c->ag.pid);
 	char msg[32];
 	int i, pins;
@@ -1228,7 +1228,7 @@ static int mdev_done(struct ctx *c, struct call *r)
 /* The owner exits: its mappings go, with the device's pins. */
 static int mdev_restore(struct ctx *c, struct call *r)
 {
-	struct rel_state want;
+	struct cstate want;
 	int pins;
 
 	(void)r;
@@ -1314,7 +1314,7 @@ static int attach_failed(struct ctx *c, struct call *r)
 
 static int attach_done(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 	struct vfio_edu edu;
 	int device, ret;
 
@@ -1342,7 +1342,7 @@ static int attach_done(struct ctx *c, struct call *r)
 
 static int attach_restore(struct ctx *c, struct call *r)
 {
-	struct rel_state want = c->before;
+	struct cstate want = c->before;
 
 	if (!r->ret)
 		CHECK(!ioctl(edu_group, VFIO_GROUP_UNSET_CONTAINER),
@@ -1556,17 +1556,17 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 		if (opt.verbose)
 			say("%s: N=%u: %s, %s", op->name, n,
 			    r.left ? "no fault injected" : "fault injected",
-			    r.ret ? rel_errname(-r.ret) : "success");
+			    r.ret ? errno_name(-r.ret) : "success");
 		if (r.ret) {
 			if (r.left) {
 				say("%s: N=%u: fails with %s with no fault "
 				    "injected", op->name, n,
-				    rel_errname(-r.ret));
+				    errno_name(-r.ret));
 				bad = 1;
 			} else if (!errno_allowed(op->errnos, -r.ret)) {
 				say("%s: N=%u: an injected fault gives %s, "
 				    "not documented for this call", op->name,
-				    n, rel_errname(-r.ret));
+				    n, errno_name(-r.ret));
 				bad = 1;
 			}
 			if (-r.ret < (int)(sizeof(t->errs) / sizeof(t->errs[0])))
@@ -1575,7 +1575,7 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 			if (op->check_failed(c, &r)) {
 				say("%s: N=%u: the failed call (%s) changed "
 				    "the state", op->name, n,
-				    rel_errname(-r.ret));
+				    errno_name(-r.ret));
 				bad = 1;
 			}
 		} else {
@@ -1614,7 +1614,7 @@ static void print_errs(const struct tally *t, char *buf, size_t len)
 	for (i = 1; i < sizeof(t->errs) / sizeof(t->errs[0]); i++)
 		if (t->errs[i] && off < len)
 			off += snprintf(buf + off, len - off, "%s%s %u",
-					off ? ", " : "", rel_errname(i),
+					off ? ", " : "", errno_name(i),
 					t->errs[i]);
 	if (!off)
 		snprintf(buf, len, "none");
@@ -1834,7 +1834,7 @@ int main(int argc, char **argv)
 		printf("# %d pages still pinned at the end\n", ret);
 		failed++;
 	}
-	printf("# fault sites: %s%s(total %u) in %ld s\n", summary,
-	       off ? " " : "", total, (long)(time(NULL) - t0));
+	printf("# fault sites: %s (total %u) in %ld s\n",
+	       off ? summary : "none", total, (long)(time(NULL) - t0));
 	return failed ? 1 : 0;
 }

@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <linux/vfio.h>
 
-#include "rel.h"
+#include "cstate.h"
 #include "vfio_test.h"
 #include "vfio_test_mdev.h"
 
@@ -656,7 +656,7 @@ static int do_call(struct fcall *c, struct fres *r)
 
 /* The state the model expects */
 
-static void model_state(struct rel_state *s)
+static void model_state(struct cstate *s)
 {
 	uint64_t pages = model_pages(), bytes = 0;
 	pid_t owner = 0;
@@ -686,14 +686,14 @@ static void model_state(struct rel_state *s)
 
 static int check_state(const char *what, int ms)
 {
-	struct rel_state want, got;
+	struct cstate want, got;
 	int ret;
 
 	model_state(&want);
-	ret = rel_state_wait(what, &want, &got, containers[T_MAIN], false, ms);
+	ret = cstate_wait(what, &want, &got, containers[T_MAIN], false, ms);
 	if (ret) {
-		rel_state_print("want", &want);
-		rel_state_print("got ", &got);
+		cstate_print("want", &want);
+		cstate_print("got ", &got);
 		return -1;
 	}
 	/* The tracker: armed whenever there are mappings. */
@@ -1310,7 +1310,7 @@ static void print_counts(void)
 		for (e = 1; e < 134; e++)
 			if (nerr[k][e] && off < sizeof(line))
 				off += snprintf(line + off, sizeof(line) - off,
-						", %s %lu", rel_errname(e),
+						", %s %lu", errno_name(e),
 						nerr[k][e]);
 		say("%s", line);
 	}
@@ -1401,7 +1401,7 @@ int main(int argc, char **argv)
 		}
 		if (r.ret < 0 && !documented(&c, r.err)) {
 			say("%lu: %s: %s is not documented for this ioctl", it,
-			    what, rel_errname(r.err));
+			    what, errno_name(r.err));
 			bad = 1;
 		}
 		if (e.any_ret ? r.ret < 0 :
@@ -1409,8 +1409,8 @@ int main(int argc, char **argv)
 		     r.ret != e.ret)) {
 			say("%lu: %s: returned %ld (%s), the model expects "
 			    "%ld (%s)", it, what, r.ret,
-			    r.ret < 0 ? rel_errname(r.err) : "ok", e.ret,
-			    e.ret < 0 ? rel_errname(-e.ret) : "ok");
+			    r.ret < 0 ? errno_name(r.err) : "ok", e.ret,
+			    e.ret < 0 ? errno_name(-e.ret) : "ok");
 			bad = 1;
 		}
 		if (c.kind == K_UNMAP && r.ret == 0 && r.size != e.size &&
@@ -1421,7 +1421,7 @@ int main(int argc, char **argv)
 			bad = 1;
 		}
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
-			 " -> %s", r.ret < 0 ? rel_errname(r.err) : "ok");
+			 " -> %s", r.ret < 0 ? errno_name(r.err) : "ok");
 		if (check_state(what, 0))
 			bad = 1;
 		if (!bad && opt.dma_every && (it + 1) % opt.dma_every == 0 &&

@@ -1,23 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rel.h - shared by the reliability tests (fail_nth, fuzz_args): the state of
- * a type1 container as user space can see it, from the container's fdinfo
- * and from counters vfio does not own (VmLck of each process involved, the
- * system-wide FOLL_PIN count), read in one snapshot and compared with what a
- * test expects; and per-task fault injection through
+ * cstate.h - shared by fail_nth and fuzz_args: the state of a type1
+ * container as user space can see it, from the container's fdinfo and from
+ * counters vfio does not own (VmLck of each process involved, the
+ * system-wide FOLL_PIN count), read in one snapshot and compared with what
+ * a test expects; and per-task fault injection through
  * /proc/self/task/TID/fail-nth.
  */
-#ifndef REL_H
-#define REL_H
+#ifndef CSTATE_H
+#define CSTATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#define REL_MAX_PIDS	4
+#define CSTATE_MAX_PIDS	4
 
 /* The container's /proc/PID/fdinfo/FD lines (see the series' fdinfo doc). */
-struct rel_fdinfo {
+struct cstate_fdinfo {
 	char iommu[32];			/* vfio-iommu: "none" or the driver */
 	long owner_tgid;		/* 0: no owner */
 	char owner_comm[32];
@@ -29,11 +29,11 @@ struct rel_fdinfo {
 };
 
 /* What a test compares after each call. */
-struct rel_state {
-	struct rel_fdinfo fi;
+struct cstate {
+	struct cstate_fdinfo fi;
 	int npids;
-	pid_t pid[REL_MAX_PIDS];	/* processes involved */
-	long vmlck_kb[REL_MAX_PIDS];	/* their VmLck */
+	pid_t pid[CSTATE_MAX_PIDS];	/* processes involved */
+	long vmlck_kb[CSTATE_MAX_PIDS];	/* their VmLck */
 	long long pinned;		/* FOLL_PIN pages, system-wide */
 };
 
@@ -42,38 +42,38 @@ struct rel_state {
  * Fields a container without a type1 IOMMU lacks read as 0 or "".
  * Returns 0 or -errno.
  */
-int rel_fdinfo_read(pid_t pid, int fd, struct rel_fdinfo *fi);
+int cstate_fdinfo_read(pid_t pid, int fd, struct cstate_fdinfo *fi);
 
 /*
  * Snapshot the state: the fdinfo of CONTAINER in this process, the VmLck of
  * the NPIDS processes in PIDS, the pinned page count. Returns 0 or -errno.
  */
-int rel_state_read(struct rel_state *s, int container, const pid_t *pids,
-		   int npids);
+int cstate_read(struct cstate *s, int container, const pid_t *pids,
+		int npids);
 
 /*
  * Compare GOT with WANT field by field; print each difference as a
  * "# WHAT: field want X got Y" line. CHECK_TRACKER false leaves
  * owner_tracker out. Returns the number of differences.
  */
-int rel_state_diff(const char *what, const struct rel_state *want,
-		   const struct rel_state *got, bool check_tracker);
+int cstate_diff(const char *what, const struct cstate *want,
+		const struct cstate *got, bool check_tracker);
 
 /*
  * Read the state until it matches WANT (mappings are unmapped by a work
  * item when an owner goes away, so some changes come late), for up to MS
  * milliseconds. Leaves the last snapshot in GOT. Returns the number of
- * differences left, printed as rel_state_diff() does, or -errno.
+ * differences left, printed as cstate_diff() does, or -errno.
  */
-int rel_state_wait(const char *what, const struct rel_state *want,
-		   struct rel_state *got, int container, bool check_tracker,
-		   int ms);
+int cstate_wait(const char *what, const struct cstate *want,
+		struct cstate *got, int container, bool check_tracker,
+		int ms);
 
 /* Print the state as one "# WHAT: ..." line. */
-void rel_state_print(const char *what, const struct rel_state *s);
+void cstate_print(const char *what, const struct cstate *s);
 
 /* The number of "[vfio-dma-owner]" vmas of PID, and the start of the last. */
-int rel_trackers(pid_t pid, unsigned long *start);
+int cstate_trackers(pid_t pid, unsigned long *start);
 
 /*
  * Fault injection for the calling thread: its fail-nth file, opened once.
@@ -101,6 +101,6 @@ void fault_config_restore(void);
 void fault_config_print(void);
 
 /* The name of an errno value ("ENOMEM"), or its number. */
-const char *rel_errname(int err);
+const char *errno_name(int err);
 
 #endif

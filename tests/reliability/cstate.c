@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rel.c - container state snapshots and fail-nth fault injection for the
- * reliability tests. See rel.h.
+ * cstate.c - container state snapshots and fail-nth fault injection for
+ * fail_nth and fuzz_args. See cstate.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-#include "rel.h"
+#include "cstate.h"
 #include "vfio_test.h"
 
 static void copy_word(char *dst, size_t len, const char *src)
@@ -26,7 +26,7 @@ static void copy_word(char *dst, size_t len, const char *src)
 	dst[n] = 0;
 }
 
-int rel_fdinfo_read(pid_t pid, int fd, struct rel_fdinfo *fi)
+int cstate_fdinfo_read(pid_t pid, int fd, struct cstate_fdinfo *fi)
 {
 	char path[64], line[256], *val;
 	FILE *f;
@@ -67,15 +67,15 @@ int rel_fdinfo_read(pid_t pid, int fd, struct rel_fdinfo *fi)
 	return fi->iommu[0] ? 0 : -ENOENT;
 }
 
-int rel_state_read(struct rel_state *s, int container, const pid_t *pids,
-		   int npids)
+int cstate_read(struct cstate *s, int container, const pid_t *pids,
+		int npids)
 {
 	int i, ret;
 
-	if (npids > REL_MAX_PIDS)
+	if (npids > CSTATE_MAX_PIDS)
 		return -E2BIG;
 	memset(s, 0, sizeof(*s));
-	ret = rel_fdinfo_read(0, container, &s->fi);
+	ret = cstate_fdinfo_read(0, container, &s->fi);
 	if (ret)
 		return ret;
 	s->npids = npids;
@@ -107,10 +107,10 @@ static int diff_str(const char *what, const char *field, const char *want,
 	return 1;
 }
 
-int rel_state_diff(const char *what, const struct rel_state *want,
-		   const struct rel_state *got, bool check_tracker)
+int cstate_diff(const char *what, const struct cstate *want,
+		const struct cstate *got, bool check_tracker)
 {
-	const struct rel_fdinfo *w = &want->fi, *g = &got->fi;
+	const struct cstate_fdinfo *w = &want->fi, *g = &got->fi;
 	char field[64];
 	int n = 0, i;
 
@@ -134,10 +134,10 @@ int rel_state_diff(const char *what, const struct rel_state *want,
 	return n;
 }
 
-static int state_equal(const struct rel_state *a, const struct rel_state *b,
+static int state_equal(const struct cstate *a, const struct cstate *b,
 		       bool check_tracker)
 {
-	const struct rel_fdinfo *x = &a->fi, *y = &b->fi;
+	const struct cstate_fdinfo *x = &a->fi, *y = &b->fi;
 	int i;
 
 	if (strcmp(x->iommu, y->iommu) || x->owner_tgid != y->owner_tgid ||
@@ -154,15 +154,15 @@ static int state_equal(const struct rel_state *a, const struct rel_state *b,
 	return 1;
 }
 
-int rel_state_wait(const char *what, const struct rel_state *want,
-		   struct rel_state *got, int container, bool check_tracker,
-		   int ms)
+int cstate_wait(const char *what, const struct cstate *want,
+		struct cstate *got, int container, bool check_tracker,
+		int ms)
 {
 	struct timespec tick = { .tv_nsec = 2000000 };
 	int ret;
 
 	for (;;) {
-		ret = rel_state_read(got, container, want->pid, want->npids);
+		ret = cstate_read(got, container, want->pid, want->npids);
 		if (ret)
 			return ret;
 		if (state_equal(want, got, check_tracker))
@@ -172,10 +172,10 @@ int rel_state_wait(const char *what, const struct rel_state *want,
 		nanosleep(&tick, NULL);
 		ms -= 2;
 	}
-	return rel_state_diff(what, want, got, check_tracker);
+	return cstate_diff(what, want, got, check_tracker);
 }
 
-void rel_state_print(const char *what, const struct rel_state *s)
+void cstate_print(const char *what, const struct cstate *s)
 {
 	int i;
 
@@ -190,7 +190,7 @@ void rel_state_print(const char *what, const struct rel_state *s)
 	fflush(stdout);
 }
 
-int rel_trackers(pid_t pid, unsigned long *start)
+int cstate_trackers(pid_t pid, unsigned long *start)
 {
 	char path[64], line[512];
 	int n = 0;
@@ -385,7 +385,7 @@ void fault_config_print(void)
 	printf("\n");
 }
 
-const char *rel_errname(int err)
+const char *errno_name(int err)
 {
 	static __thread char buf[16];
 	const char *name = strerrorname_np(err);

@@ -495,8 +495,10 @@ static struct expect predict(const struct fcall *c, bool apply)
 		 * A range that ends at the very last IOVA (iova + size wraps
 		 * to 0) passes the checks, but type1 compares mapping starts
 		 * with iova + size, which is 0: it unmaps nothing and reports
-		 * success with size 0. A known kernel bug, older than the
-		 * series; the caller checks for it.
+		 * success with size 0. A kernel bug older than the series,
+		 * fixed by its "unmap a range that ends at the top of the IOVA
+		 * space"; on a kernel without that fix the caller reports it
+		 * as a TODO.
 		 */
 		e.to_end = !all && iova + size == 0 && bytes;
 		return e;
@@ -1474,14 +1476,14 @@ int main(int argc, char **argv)
 	printf("%s 1 fuzz_args: %lu calls, seed %llu\n", bad ? "not ok" : "ok",
 	       it, (unsigned long long)opt.seed);
 	/*
-	 * UNMAP_DMA of [iova, 2^64) must unmap the mappings in it (or fail):
-	 * type1 reports success and unmaps nothing. Kept apart, as a TODO,
-	 * until the kernel is fixed.
+	 * UNMAP_DMA of [iova, 2^64) must unmap the mappings in it: a kernel
+	 * without the fix reports success and unmaps nothing. Kept apart,
+	 * as a TODO, so that such a kernel still runs the rest.
 	 */
 	if (nknown)
 		printf("not ok 2 unmap_to_end: %lu calls unmapped nothing "
-		       "# TODO known kernel bug, see "
-		       "/work/wt-notes/kernel-bug-unmap-to-end.md\n", nknown);
+		       "# TODO kernel without \"vfio/type1: unmap a range "
+		       "that ends at the top of the IOVA space\"\n", nknown);
 	else if (nto_end)
 		printf("ok 2 unmap_to_end: %lu calls\n", nto_end);
 	else

@@ -30,12 +30,15 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 # into build/tests/<dir>/<name>. Which tests run is listed in tests/run-suite.
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
-	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench
+	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench \
+	reliability/fail_nth reliability/fuzz_args
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
+reliability/fail_nth_SRCS := tests/reliability/cstate.c tests/owner/owner.c
+reliability/fuzz_args_SRCS := tests/reliability/cstate.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
 # Directories under tests/ with their own Makefile (out-of-tree kernel

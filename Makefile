@@ -17,7 +17,8 @@ UAPI = $(KDIR)/usr/include
 CFLAGS ?= -Wall -Wextra -Werror -O2 -g
 # The kselftest harness is used as it is: as a system header, its own
 # warnings (unused parameters under -Wextra) do not fail our build.
-TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/owner -Itests/mdev -isystem $(SELFTESTS)
+TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/owner -Itests/mdev \
+	-Itests/reliability -isystem $(SELFTESTS)
 
 # Options for tests/vm/run, e.g. VMFLAGS="--accel tcg --timeout 900".
 VMFLAGS ?=
@@ -30,7 +31,8 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 # into build/tests/<dir>/<name>. Which tests run is listed in tests/run-suite.
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
-	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench
+	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench \
+	reliability/stress reliability/races
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c
@@ -38,6 +40,8 @@ liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
+reliability/stress_SRCS := tests/reliability/rel.c tests/owner/owner.c
+reliability/races_SRCS := tests/reliability/rel.c tests/owner/owner.c
 # Directories under tests/ with their own Makefile (out-of-tree kernel
 # modules), built with KDIR set.
 TEST_SUBDIRS := mdev

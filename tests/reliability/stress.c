@@ -835,7 +835,7 @@ static struct {
 	char ownertop[PATH_MAX];
 	const char *self;
 } opt = {
-	.steps = 400,
+	.steps = 600,
 	.workers = 3,
 	.check_every = 50,
 	.kill = true,

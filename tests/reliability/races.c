@@ -1080,16 +1080,21 @@ static void *mmap_lock_hammer(void *arg)
 	return NULL;
 }
 
+struct small_arg {
+	int fd;
+	bool hammer;
+};
+
 static int small_owner_main(int id, void *p)
 {
-	int fd = *(int *)p;
+	struct small_arg *a = p;
 	pthread_t t;
 
 	for (int i = 0; i < SMALL_MAPS; i++)
-		if (vfio_dma_map(fd, env.mem + i * 2 * REL_PAGE,
+		if (vfio_dma_map(a->fd, env.mem + i * 2 * REL_PAGE,
 				 IOVA0 + i * 2 * REL_PAGE, 2 * REL_PAGE))
 			return 10;
-	if (shm->count[id][0] && pthread_create(&t, NULL, mmap_lock_hammer, NULL))
+	if (a->hammer && pthread_create(&t, NULL, mmap_lock_hammer, NULL))
 		return 11;
 	shm->ready[id] = 1;
 	idle();
@@ -1106,17 +1111,31 @@ static int unmapper_main(int id, void *p)
 	idle();
 }
 
+/*
+ * Iterations go round four variants: the edu container (pages pinned at
+ * map, uncharged by the unmap) or the mdev one (a page of each mapping
+ * pinned by the device, uncharged when the unmap calls the device back,
+ * in the unmapper's context), with or without the owner's mmap_lock busy.
+ */
 static int race_kill_nonowner_unmap(int iter, uint64_t *rs, long *stats)
 {
-	int fd = edu_fd();
+	bool mdev = env.have_mdev && iter % 4 >= 2;
+	struct small_arg sa = {
+		.fd = mdev ? env.mdev.container : edu_fd(),
+		.hammer = iter % 2 == 0,
+	};
+	int fd = sa.fd;
 	pid_t a, b;
 	struct rel_fdinfo fi;
 	long v;
 
 	shm_reset(rs, 0);
-	shm->count[0][0] = iter % 2 == 0;	/* the hammer */
-	a = spawn(small_owner_main, 0, &fd);
+	a = spawn(small_owner_main, 0, &sa);
 	CHECK(wait_ready(0, 20000), "the owner did not map");
+	for (int i = 0; mdev && i < SMALL_MAPS; i++)
+		CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN,
+				  IOVA0 + i * 2 * REL_PAGE, 1, NULL, NULL) == 1,
+		      "the device could not pin");
 	b = spawn(unmapper_main, 1, &fd);
 	CHECK(wait_ready(1, 10000), "no start");
 	rel_sleep_ms(rel_below(rs, 8));
@@ -1128,10 +1147,13 @@ static int race_kill_nonowner_unmap(int iter, uint64_t *rs, long *stats)
 	if (v != (long)fi.locked) {
 		stats[1]++;
 		stats[2] += v - fi.locked;
+		stats[3] += mdev;
 		if (!todo_why[0])
 			snprintf(todo_why, sizeof(todo_why),
-				 "iteration %d: the owner's VmLck is %ld pages for %llu locked pages (%u of %d mappings left)",
-				 iter, v, fi.locked, fi.mappings, SMALL_MAPS);
+				 "iteration %d (%s%s): the owner's VmLck is %ld pages for %llu locked pages (%u of %d mappings left)",
+				 iter, mdev ? "mdev" : "edu",
+				 sa.hammer ? ", mmap_lock busy" : "", v,
+				 fi.locked, fi.mappings, SMALL_MAPS);
 		CHECK(v > (long)fi.locked,
 		      "the owner's VmLck is %ld pages, less than its %llu locked pages",
 		      v, fi.locked);
@@ -1142,6 +1164,10 @@ static int race_kill_nonowner_unmap(int iter, uint64_t *rs, long *stats)
 		CHECK(check_owned(fd, fi.mappings ? a : 0, fi.locked, fi.locked,
 				  NULL), "%s", why);
 	}
+	if (mdev)
+		CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+				  NULL, NULL) == (int)fi.mappings,
+		      "the device holds pins of unmapped pages");
 	kill_all();
 	CHECK(check_clean(fd), "after the iteration: %s", why);
 	return 0;
@@ -1174,7 +1200,7 @@ static const struct race races[] = {
 	  .stats_fmt = "%ld new owners kept their mapping" },
 	{ .name = "kill_nonowner_unmap", .iterations = 24,
 	  .run = race_kill_nonowner_unmap,
-	  .stats_fmt = "%ld mappings unmapped, %ld kills leaked locked_vm (%ld pages)",
+	  .stats_fmt = "%ld mappings unmapped, %ld kills leaked locked_vm (%ld pages; %ld kills with the mdev)",
 	  .todo = "TODO kernel bug: a killed unmapper leaks the owner's locked_vm, see kernel-bug-lock-acct-killable.md" },
 };
 

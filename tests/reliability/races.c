@@ -1201,7 +1201,7 @@ static const struct race races[] = {
 	{ .name = "kill_nonowner_unmap", .iterations = 24,
 	  .run = race_kill_nonowner_unmap,
 	  .stats_fmt = "%ld mappings unmapped, %ld kills leaked locked_vm (%ld pages; %ld kills with the mdev)",
-	  .todo = "TODO kernel bug: a killed unmapper leaks the owner's locked_vm, see kernel-bug-lock-acct-killable.md" },
+	  .todo = "TODO known kernel bug: an uncharge gives up on a killable mmap_lock, and a killed unmapper leaks the owner's locked_vm" },
 };
 
 #define NRACES	(int)(sizeof(races) / sizeof(races[0]))

@@ -507,9 +507,9 @@ static int race_leave(int iter, uint64_t *rs, long *stats, int how,
 	 * unmapped everything, and there was nothing to take.
 	 */
 	if (ret == 0 && own_has_tracker(taker) != 0)
-		window[how] += window[how] / 4 + 1000;
+		window[how] += window[how] / 2 + 1000;
 	else
-		window[how] -= window[how] / 5;
+		window[how] -= window[how] / 4;
 	if (ret == 0 && own_has_tracker(taker) == 0) {
 		stats[2]++;
 		CHECK(wait_mappings(fd, 0, &fi),
@@ -554,7 +554,7 @@ static int race_change_vs_exit(int iter, uint64_t *rs, long *stats)
 static int race_change_vs_exec(int iter, uint64_t *rs, long *stats)
 {
 	return race_leave(iter, rs, stats,
-			  iter % 2 ? LEAVE_THREAD_EXEC : LEAVE_EXEC, 200000);
+			  iter % 2 ? LEAVE_THREAD_EXEC : LEAVE_EXEC, 5000000);
 }
 
 static int race_munmap_tracker(int iter, uint64_t *rs, long *stats)

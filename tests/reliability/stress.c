@@ -142,6 +142,45 @@ struct wreply {
 };
 
 /* ---------------------------------------------------------------------- */
+/* The model of what the kernel holds, kept by the coordinator */
+
+struct mworker {
+	bool live;
+	int name;		/* w<name> in logs, never reused */
+	pid_t pid;
+	int sock, pidfd;
+	int gen;		/* exec count */
+	uint64_t addr[NSLOTS], ro[NSLOTS], anon;
+	long limit;		/* RLIMIT_MEMLOCK in pages, -1 unlimited */
+	bool cap;		/* CAP_IPC_LOCK */
+	int trk;		/* "[vfio-dma-owner]" vmas in its mm */
+	int armed;		/* of them, tracked by a container */
+	long leaked;		/* locked_vm pages the kernel leaked to it */
+};
+
+struct mslot {
+	bool mapped;
+	bool staged;
+	uint64_t vaddr, staged_vaddr;
+	uint16_t pins[MAX_PAGES];	/* the mdev's pins of each page */
+};
+
+struct mcont {
+	bool present;
+	bool pin_at_map;	/* an IOMMU domain: map pins everything */
+	int owner;		/* worker index, or -1 */
+	int armed_by;		/* whose tracker the container holds, or -1 */
+	struct mslot s[NSLOTS];
+};
+
+struct model {
+	struct mworker w[MAXW];
+	struct mcont c[NCONT];
+};
+
+static struct model M;
+
+/* ---------------------------------------------------------------------- */
 /* What the coordinator sets up, inherited by every worker */
 
 static struct {
@@ -454,6 +493,14 @@ static void worker_spawned(int sock, long limit_pages, bool cap)
 {
 	int k;
 
+	/* Only the coordinator talks to the other workers. */
+	for (k = 0; k < MAXW; k++) {
+		if (M.w[k].live) {
+			close(M.w[k].sock);
+			close(M.w[k].pidfd);
+		}
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGCHLD, SIG_IGN);	/* its own children reap themselves */
 	wk.sock = sock;
 	for (k = 0; k < NCONT; k++)
@@ -508,41 +555,6 @@ static int worker_exec_main(const char *arg)
 /* ---------------------------------------------------------------------- */
 /* The model */
 
-struct mworker {
-	bool live;
-	int name;		/* w<name> in logs, never reused */
-	pid_t pid;
-	int sock, pidfd;
-	int gen;		/* exec count */
-	uint64_t addr[NSLOTS], ro[NSLOTS], anon;
-	long limit;		/* RLIMIT_MEMLOCK in pages, -1 unlimited */
-	bool cap;		/* CAP_IPC_LOCK */
-	int trk;		/* "[vfio-dma-owner]" vmas in its mm */
-	int armed;		/* of them, tracked by a container */
-	long leaked;		/* locked_vm pages the kernel leaked to it */
-};
-
-struct mslot {
-	bool mapped;
-	bool staged;
-	uint64_t vaddr, staged_vaddr;
-	uint16_t pins[MAX_PAGES];	/* the mdev's pins of each page */
-};
-
-struct mcont {
-	bool present;
-	bool pin_at_map;	/* an IOMMU domain: map pins everything */
-	int owner;		/* worker index, or -1 */
-	int armed_by;		/* whose tracker the container holds, or -1 */
-	struct mslot s[NSLOTS];
-};
-
-struct model {
-	struct mworker w[MAXW];
-	struct mcont c[NCONT];
-};
-
-static struct model M;
 static int next_name;
 
 static const char *const cont_names[NCONT] = { "edu", "mdev" };

@@ -155,7 +155,6 @@ struct mworker {
 	bool cap;		/* CAP_IPC_LOCK */
 	int trk;		/* "[vfio-dma-owner]" vmas in its mm */
 	int armed;		/* of them, tracked by a container */
-	long leaked;		/* locked_vm pages the kernel leaked to it */
 };
 
 struct mslot {
@@ -624,7 +623,7 @@ static long mdev_pin_count(const struct model *m)
 /* mm->locked_vm of worker w, in pages. */
 static long mm_locked(const struct model *m, int w)
 {
-	long n = m->w[w].leaked;
+	long n = 0;
 
 	for (int c = 0; c < NCONT; c++)
 		if (m->c[c].present && m->c[c].owner == w)
@@ -687,7 +686,6 @@ static void model_mm_gone(struct model *m, int w)
 		mc->armed_by = -1;
 	}
 	m->w[w].trk = m->w[w].armed = 0;
-	m->w[w].leaked = 0;
 }
 
 static int model_map(struct model *m, int w, int c, int k, uint64_t vaddr,
@@ -860,7 +858,6 @@ static long long pins_base;	/* FOLL_PIN pages held before the run */
 static char op_desc[256];	/* the operation under way */
 static char history[32][256];	/* the last operations */
 static int nhistory;
-static long known_leaks;	/* times the known locked_vm leak was seen */
 static long ownertop_runs;
 static long counts[32];		/* operations done, by kind */
 static long kill_outcomes[2];	/* kills in a loop: before, after an effect */
@@ -1197,12 +1194,9 @@ static int compare_containers(const struct model *m, const struct reality *r,
 	return n;
 }
 
-/*
- * Everything else. excess[w] gets how much more VmLck w has than the
- * model says (for the known leak).
- */
+/* Everything else: the processes and the pins. */
 static int compare_processes(const struct model *m, const struct reality *r,
-			     char *buf, long *excess)
+			     char *buf)
 {
 	char what[64];
 	int n = 0;
@@ -1210,15 +1204,11 @@ static int compare_processes(const struct model *m, const struct reality *r,
 	for (int w = 0; w < MAXW; w++) {
 		const struct mworker *x = &m->w[w];
 
-		if (excess)
-			excess[w] = 0;
 		if (!x->live)
 			continue;
 		snprintf(what, sizeof(what), "VmLck pages of w%d (pid %d)",
 			 x->name, x->pid);
 		DIFF(buf, n, what, mm_locked(m, w), r->vmlck[w]);
-		if (excess)
-			excess[w] = r->vmlck[w] - mm_locked(m, w);
 		snprintf(what, sizeof(what),
 			 "[vfio-dma-owner] vmas of w%d (pid %d)", x->name,
 			 x->pid);
@@ -1266,7 +1256,7 @@ static void verify(bool settle)
 	}
 	if (buf[0])
 		fail("%s", buf);
-	if (compare_processes(&M, &r, buf, NULL))
+	if (compare_processes(&M, &r, buf))
 		fail("%s", buf);
 	check_self();
 }
@@ -1606,7 +1596,6 @@ static int do_fork(int w, int thread)
 	M.w[x].name = next_name++;
 	M.w[x].sock = sv[0];
 	M.w[x].trk = M.w[x].armed = 0;	/* the tracker is not copied */
-	M.w[x].leaked = 0;
 	wait_hello(x);
 	if (M.w[x].pid != rep.ret)
 		fail("the child of w%d says pid %d, fork said %d", M.w[w].name,
@@ -1722,9 +1711,7 @@ static void op_kill_loop(uint64_t *rs)
 	struct wcmd cmd;
 	struct wreply rep;
 	char buf[1024];
-	long excess[MAXW];
 	unsigned int page = rel_below(rs, 4);
-	bool nonowner_unmap;
 
 	if (kind == L_MDEV) {
 		if (!res.have_mdev)
@@ -1766,8 +1753,6 @@ static void op_kill_loop(uint64_t *rs)
 	cmd.size = slot_size(k);
 	snprintf(op_desc, sizeof(op_desc), "w%d is killed in a loop of %s, slot %d of %s",
 		 M.w[w].name, loop_names[kind], k, cont_names[c]);
-	nonowner_unmap = (kind == L_UNMAP_SLOTS || kind == L_MAPUNMAP) &&
-			 M.c[c].owner >= 0 && M.c[c].owner != w;
 
 	/* The states the loop may leave, before w's death. */
 	cand[ncand++] = M;
@@ -1844,30 +1829,9 @@ static void op_kill_loop(uint64_t *rs)
 	say("%s: state %d of %d", op_desc, match, ncand);
 
 	buf[0] = 0;
-	if (!compare_processes(&M, &r, buf, excess)) {
+	if (!compare_processes(&M, &r, buf)) {
 		check_self();
 		return;
-	}
-	/*
-	 * The known kernel bug: a process killed while it unmaps another
-	 * process's mappings may leave their locked_vm charged to the owner
-	 * (vfio_lock_acct() gives up on a killable mmap_lock).
-	 */
-	if (nonowner_unmap) {
-		int o = M.c[c].owner >= 0 ? M.c[c].owner : cand[0].c[c].owner;
-		char again[1024] = "";
-
-		if (o >= 0 && M.w[o].live && excess[o] > 0) {
-			M.w[o].leaked += excess[o];
-			if (!compare_processes(&M, &r, again, NULL)) {
-				known_leaks++;
-				tap_diag("step %ld: seed %llu: known kernel bug: %ld locked_vm pages leaked to w%d (pid %d) when w%d was killed unmapping its mappings",
-					 step, (unsigned long long)opt.seed,
-					 excess[o], M.w[o].name, M.w[o].pid,
-					 cand[0].w[w].name);
-				return;
-			}
-		}
 	}
 	fail("%s", buf);
 }
@@ -1985,9 +1949,6 @@ static void ownertop_check(void)
 	FILE *p;
 	int status;
 
-	for (int w = 0; w < MAXW; w++)
-		if (M.w[w].live && M.w[w].leaked)
-			return;	/* it would rightly see the known leak */
 	snprintf(cmd, sizeof(cmd), "%s check 2>&1", opt.ownertop);
 	fflush(stdout);
 	p = popen(cmd, "r");
@@ -2140,7 +2101,6 @@ static void run(void)
 	memset(counts, 0, sizeof(counts));
 	memset(kill_outcomes, 0, sizeof(kill_outcomes));
 	nhistory = 0;
-	known_leaks = 0;
 	ownertop_runs = 0;
 	for (c = 0; c < NCONT; c++) {
 		M.c[c].present = res.cont[c] >= 0;
@@ -2193,10 +2153,6 @@ static void run(void)
 	tap_result(true, NULL, "seed %llu: the kernel matches the model at every one of %ld steps%s",
 		   (unsigned long long)opt.seed, step,
 		   step < opt.steps ? " (time up)" : "");
-	if (known_leaks)
-		tap_result(false, "TODO known kernel bug: an uncharge gives up on a killable mmap_lock",
-			   "seed %llu: no locked_vm leak when a process is killed unmapping another's mappings (%ld seen)",
-			   (unsigned long long)opt.seed, known_leaks);
 }
 
 static void usage(FILE *f)

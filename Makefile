@@ -3,6 +3,7 @@
 # make kernel         build the patched test kernel (kernel/build)
 # make check          kernel + tests, then the test suite in one VM boot
 # make vm CMD="..."   run a command in the test VM
+# make stress         random stress against a model, new seeds for DURATION s
 # make help           all targets and variables
 
 # The kernel flavour tests run on, and its O= build directory.
@@ -17,7 +18,8 @@ UAPI = $(KDIR)/usr/include
 CFLAGS ?= -Wall -Wextra -Werror -O2 -g
 # The kselftest harness is used as it is: as a system header, its own
 # warnings (unused parameters under -Wextra) do not fail our build.
-TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/owner -Itests/mdev -isystem $(SELFTESTS)
+TEST_CPPFLAGS = -D_GNU_SOURCE= -I$(UAPI) -Itests/lib -Itests/owner -Itests/mdev \
+	-Itests/reliability -isystem $(SELFTESTS)
 
 # Options for tests/vm/run, e.g. VMFLAGS="--accel tcg --timeout 900".
 VMFLAGS ?=
@@ -31,7 +33,8 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
 	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench \
-	reliability/fail_nth reliability/fuzz_args
+	reliability/fail_nth reliability/fuzz_args \
+	reliability/stress reliability/races
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c
@@ -41,6 +44,8 @@ reliability/fail_nth_SRCS := tests/reliability/cstate.c tests/owner/owner.c
 reliability/fuzz_args_SRCS := tests/reliability/cstate.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
+reliability/stress_SRCS := tests/reliability/rel.c tests/owner/owner.c
+reliability/races_SRCS := tests/reliability/rel.c tests/owner/owner.c
 # Directories under tests/ with their own Makefile (out-of-tree kernel
 # modules), built with KDIR set.
 TEST_SUBDIRS := mdev
@@ -51,16 +56,18 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 export CMD
 
 .PHONY: all help kernel kernel-kasan patches patches-check lint tests ownertop vm check check-kasan \
-	demo clean \
+	demo stress clean \
 	$(TEST_SUBDIRS)
 
 all: tests
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,6p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,7p' Makefile
 	@echo
-	@echo "Targets: kernel kernel-kasan patches patches-check lint tests vm check check-kasan demo clean"
+	@echo "Targets: kernel kernel-kasan patches patches-check lint tests vm check check-kasan demo stress clean"
 	@echo "Variables: FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) ASIS=1 CMD=... VMFLAGS=..."
+	@echo "  stress: DURATION=$(DURATION) (seconds) RACE_SCALE=$(RACE_SCALE) (races first, at"
+	@echo "  that many times their iterations; 0: none)"
 	@echo "  KSRC=$(KSRC)"
 
 kernel:
@@ -123,6 +130,23 @@ demo:
 	$(MAKE) tests
 	tests/vm/run --kernel $(BZIMAGE) $(VMFLAGS) -- \
 		tests/liveupdate/demo.sh -u $(UPDATES) -m $(MAPS) -s $(SIZE)
+
+# The reliability stress for longer than make check runs it: make stress
+# [DURATION=600] [RACE_SCALE=10]. One VM with kmemleak; the stress runs
+# seed after seed (each printed) until DURATION seconds have passed, after
+# the races at RACE_SCALE times their iterations if RACE_SCALE is not 0.
+DURATION ?= 600
+RACE_SCALE ?= 0
+stress:
+	$(MAKE) kernel
+	$(MAKE) tests
+	tests/vm/run --kernel $(BZIMAGE) --kmemleak \
+		--timeout $$(( $(DURATION) + 600 + 60 * $(RACE_SCALE) )) $(VMFLAGS) -- \
+		'insmod tests/mdev/vfio_test_mdev.ko; \
+		 if [ "$(RACE_SCALE)" != 0 ]; then \
+			build/tests/reliability/races --scale $(RACE_SCALE) || exit 1; \
+		 fi; \
+		 build/tests/reliability/stress --duration $(DURATION) --steps 2000'
 
 # One VM boot runs the whole suite; the kernel build is a no-op when current.
 # A kmemleak scan after the suite makes leaks fail the run too.

@@ -161,9 +161,10 @@ check:
 		tests/run-suite
 
 # The whole suite again on the KASAN flavour of the test kernel (built in
-# its own directory; it shares the compiler cache). The test programs are the
-# same; the test mdev module is built for that kernel from a copy of its
-# sources, as kbuild builds an external module where its sources are.
+# its own directory; it shares the compiler cache), each test allowed more
+# time, as KASAN slows the kernel down. The test programs are the same; the
+# test mdev module is built for that kernel from a copy of its sources, as
+# kbuild builds an external module where its sources are.
 KASAN_DIR = build/kernel-kasan
 MDEV_KASAN = build/mdev-kasan
 check-kasan:
@@ -173,8 +174,9 @@ check-kasan:
 	cp -p tests/mdev/Kbuild tests/mdev/vfio_test_mdev.c tests/mdev/vfio_test_mdev.h $(MDEV_KASAN)/
 	$(MAKE) -C $(MDEV_KASAN) -f $(abspath tests/mdev/Makefile) modules KDIR=$(abspath $(KASAN_DIR))
 	VDO_MDEV_KO=$(MDEV_KASAN)/vfio_test_mdev.ko \
+	VDO_TEST_TIMEOUT=$${VDO_TEST_TIMEOUT:-1500} \
 	tests/vm/run --kernel $(KASAN_DIR)/arch/x86/boot/bzImage --kmemleak --edu 2 \
-		--log build/vm/kasan.log --timeout 3000 $(VMFLAGS) -- tests/run-suite
+		--log build/vm/kasan.log --timeout 4800 $(VMFLAGS) -- tests/run-suite
 
 clean:
 	rm -rf build/tests build/vm $(MDEV_KASAN)

@@ -87,8 +87,14 @@ stop_holds() {
 	holds=""
 }
 
+# Each tmux session gets a server of its own: a server that is still
+# shutting down must not take the next session with it.
+tmux_sock=ot-keys
+tmux() { command tmux -L "$tmux_sock" "$@"; }
+
 cleanup() {
-	tmux kill-server 2>/dev/null
+	command tmux -L ot-keys kill-server 2>/dev/null
+	command tmux -L ot-colour kill-server 2>/dev/null
 	stop_holds
 }
 trap cleanup EXIT
@@ -358,7 +364,7 @@ row_first() {
 	return 1
 }
 
-if ! command -v tmux > /dev/null; then
+if ! type -P tmux > /dev/null; then
 	skip "interactive view" "no tmux"
 elif [ -z "$G2" ]; then
 	skip "interactive view" "needs two edu devices (tests/vm/run --edu 2)"
@@ -425,6 +431,7 @@ else
 	check "tmux: q quits with exit 0" [ "$(cat "$W/tmux.rc" 2>/dev/null)" = 0 ]
 	tmux kill-server 2>/dev/null
 
+	tmux_sock=ot-colour
 	tmux -f /dev/null new-session -d -s ot -x 150 -y 40 "$OT -d 0.3"
 	screen_has 'IOMMU +OWNER'
 	tmux capture-pane -p -e -t ot > "$W/screen.esc"

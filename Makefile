@@ -33,7 +33,7 @@ TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
-owner/mdev_owner_test_SRCS := tests/owner/owner.c
+owner/mdev_owner_test_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
 # owner_one execs the owner_exec next to it.

@@ -30,12 +30,14 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 # into build/tests/<dir>/<name>. Which tests run is listed in tests/run-suite.
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
-	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench
+	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench \
+	bench/bench
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
+bench/bench_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
 # Directories under tests/ with their own Makefile (out-of-tree kernel

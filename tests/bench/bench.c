@@ -1,0 +1,1039 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bench - what a change of DMA owner costs, against the alternatives.
+ *
+ * Runs as root in the test VM (tests/vm/run --edu 2 --mem 3G), on the
+ * patched kernel or on the unpatched base kernel: the same binary finds out
+ * which with VFIO_CHECK_EXTENSION (VFIO_DMA_OWNER = 11 on the patched
+ * kernel, VFIO_UPDATE_VADDR = 10 on the base) and defines the constants of
+ * both interfaces itself.  "make bench" boots both kernels, runs this and
+ * turns its output into tables, ratios and a plot (tests/bench/report).
+ *
+ * Sections (all by default; those the kernel cannot run are skipped):
+ *
+ *   count     N 4 KiB mappings of one memfd, N from 1 to 65535:
+ *             handoff   what a VMM does to hand its DMA over to another
+ *                       process (here a forked peer, which sees the memfd
+ *                       at the same addresses) and back: patched, stage
+ *                       every vaddr (VFIO_IOMMU_MAP_DMA with
+ *                       VFIO_DMA_MAP_FLAG_VADDR) then VFIO_CHANGE_DMA_OWNER;
+ *                       base, the old VFIO_UPDATE_VADDR flow,
+ *                       VFIO_IOMMU_UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_VADDR
+ *                       and _ALL, then VFIO_DMA_MAP_FLAG_VADDR for each
+ *                       mapping.  The time of one direction, averaged over
+ *                       the way there and back.
+ *             change    VFIO_CHANGE_DMA_OWNER alone (patched)
+ *             remap     the way without either: unmap everything and map
+ *                       it again, pinning every page again
+ *   bytes     8 mappings of 4 MiB to 1 GiB in all (second edu device),
+ *             the same three, and change_ref: the change of owner of 8
+ *             mappings of 4 MiB in all on the first edu device, measured
+ *             in the same rounds, to compare bytes side by side
+ *   mdev      a mediated device's kernel thread pins pages in a loop while
+ *             the owner of its container's mappings changes back and
+ *             forth (patched; vfio_test_mdev.ko must be loaded): for each
+ *             change, the longest wait of a pin that overlapped it
+ *   trace     4 KiB map+unmap pairs and a handoff of 1024 mappings, with
+ *             the vfio_type1 tracepoints off and on (patched; base: off)
+ *   ownertop  the same with vfio-ownertop -b running or not (patched)
+ *
+ * Every section also times "calib", a fixed loop of getppid() calls, in
+ * each round: it lets results of two boots be compared (see report).
+ * Variants are interleaved in each round, in an order that rotates from
+ * round to round; times come from clock_gettime(CLOCK_MONOTONIC).
+ *
+ * Output: "# " progress and summary lines, and one line per sample,
+ *   RAW,<kernel>,<section>,<x>,<variant>,<round>,<ns>
+ * where x is the number of mappings (count, mdev, trace, ownertop) or of
+ * bytes (bytes).  Times under emulation (TCG) only compare with each other.
+ *
+ * Usage: bench [-q] [-r ROUNDS] [-o OWNERTOP] [SECTION...]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/vfio.h>
+
+#include "owner.h"
+#include "vfio_test_mdev.h"
+
+/*
+ * The two interfaces, defined here: the uapi header this is built with has
+ * only one of them.  Values from include/uapi/linux/vfio.h of each kernel.
+ */
+#define EXT_UPDATE_VADDR	10	/* base: VFIO_UPDATE_VADDR */
+#define EXT_DMA_OWNER		11	/* patched: VFIO_DMA_OWNER */
+#define CHANGE_DMA_OWNER	_IO(VFIO_TYPE, VFIO_BASE + 22)
+#define MAP_FLAG_RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define MAP_FLAG_VADDR		(1 << 2)	/* both: new (base) or staged vaddr */
+#define UNMAP_FLAG_ALL		(1 << 1)	/* VFIO_DMA_UNMAP_FLAG_ALL */
+#define UNMAP_FLAG_VADDR	(1 << 2)	/* base only: invalidate vaddrs */
+
+#ifdef VFIO_CHANGE_DMA_OWNER
+_Static_assert(CHANGE_DMA_OWNER == VFIO_CHANGE_DMA_OWNER, "uapi");
+_Static_assert(EXT_DMA_OWNER == VFIO_DMA_OWNER, "uapi");
+#endif
+_Static_assert(MAP_FLAG_VADDR == VFIO_DMA_MAP_FLAG_VADDR, "uapi");
+_Static_assert(UNMAP_FLAG_ALL == VFIO_DMA_UNMAP_FLAG_ALL, "uapi");
+
+#define PAGE		4096UL
+#define KiB		1024UL
+#define MiB		(1024 * KiB)
+#define GiB		(1024 * MiB)
+#define MAX_ROUNDS	32
+#define MAX_COUNT	65535		/* type1's default dma_entry_limit */
+#define BYTES_MAPS	8		/* mappings of the bytes section */
+#define TRACE_MAPS	1024		/* mappings handed off in trace */
+#define CALIB_CALLS	20000
+#define IOVA_LOW	(16 * MiB)	/* the trace section's map+unmap page */
+#define IOVA_SET	(1 * GiB)	/* the mappings of a set start here */
+#define IOVA_BIG	(4 * GiB)	/* the bytes section's big set */
+#define TRACE_ENABLE	"/sys/kernel/tracing/events/vfio_type1/enable"
+
+static const char *kernel = "?";	/* "patched" or "base" */
+static bool patched;
+static bool quick;
+static int rounds;			/* 0: each section's default */
+static const char *ownertop = "build/ownertop/vfio-ownertop";
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "bench: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void raw(const char *section, unsigned long long x,
+		const char *variant, int round, uint64_t ns)
+{
+	printf("RAW,%s,%s,%llu,%s,%d,%llu\n", kernel, section, x, variant,
+	       round, (unsigned long long)ns);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(const double *v, int n)
+{
+	double s[2 * MAX_ROUNDS];
+
+	if (n <= 0)
+		return 0;
+	memcpy(s, v, n * sizeof(*v));
+	qsort(s, n, sizeof(*s), cmp_double);
+	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/* The median over rounds of a[r] / b[r]. */
+static double ratio(const double *a, const double *b, int n)
+{
+	double q[2 * MAX_ROUNDS];
+	int i;
+
+	for (i = 0; i < n; i++)
+		q[i] = b[i] > 0 ? a[i] / b[i] : 0;
+	return median(q, n);
+}
+
+static int nrounds(int full, int fast)
+{
+	return rounds ? rounds : quick ? fast : full;
+}
+
+/* The calibration loop: system calls that do the same on both kernels. */
+static uint64_t calib(void)
+{
+	uint64_t t = now_ns();
+	int i;
+
+	for (i = 0; i < CALIB_CALLS; i++)
+		syscall(SYS_getppid);
+	return now_ns() - t;
+}
+
+/* ------------------------------------------------------------ mappings */
+
+/* N mappings of SIZE bytes each, contiguous in vaddr and in iova. */
+struct mapset {
+	int container;
+	char *vaddr;
+	uint64_t iova;
+	unsigned long n;
+	size_t size;
+	bool pins;		/* an IOMMU-backed container: map pins */
+};
+
+/* How long one hand-off took, and when its change of owner ran. */
+struct take {
+	uint64_t total;		/* from the first ioctl to the end */
+	uint64_t change;	/* VFIO_CHANGE_DMA_OWNER alone (patched) */
+	uint64_t c0, c1;	/* its start and end, CLOCK_MONOTONIC */
+};
+
+static int map_range(const struct mapset *s, unsigned long from,
+		     unsigned long to)
+{
+	unsigned long i;
+	int ret;
+
+	for (i = from; i < to; i++) {
+		ret = vfio_dma_map(s->container, s->vaddr + i * s->size,
+				   s->iova + i * s->size, s->size);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int unmap_all(const struct mapset *s)
+{
+	int64_t ret = vfio_dma_unmap_flags(s->container, 0, 0, UNMAP_FLAG_ALL);
+
+	return ret < 0 ? (int)ret : 0;
+}
+
+/* Become the owner of every mapping of S the way the kernel offers. */
+static int take_over(const struct mapset *s, struct take *t)
+{
+	uint64_t start = now_ns();
+	unsigned long i;
+	int ret = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (patched) {
+		/* Stage every vaddr, then change the owner at once. */
+		for (i = 0; i < s->n && !ret; i++)
+			ret = vfio_dma_map_flags(s->container,
+						 s->vaddr + i * s->size,
+						 s->iova + i * s->size,
+						 s->size, MAP_FLAG_VADDR);
+		t->c0 = now_ns();
+		if (!ret && ioctl(s->container, CHANGE_DMA_OWNER))
+			ret = -errno;
+		t->c1 = now_ns();
+		t->change = t->c1 - t->c0;
+	} else {
+		/* Invalidate every vaddr, then give each a new one. */
+		int64_t r = vfio_dma_unmap_flags(s->container, 0, 0,
+						 UNMAP_FLAG_ALL |
+						 UNMAP_FLAG_VADDR);
+
+		ret = r < 0 ? (int)r : 0;
+		for (i = 0; i < s->n && !ret; i++)
+			ret = vfio_dma_map_flags(s->container,
+						 s->vaddr + i * s->size,
+						 s->iova + i * s->size,
+						 s->size, MAP_FLAG_VADDR);
+	}
+	t->total = now_ns() - start;
+	return ret;
+}
+
+/* Unmap everything and map it again, pinning every page again. */
+static uint64_t remap(const struct mapset *s)
+{
+	uint64_t t = now_ns();
+	int ret = unmap_all(s);
+
+	if (!ret)
+		ret = map_range(s, 0, s->n);
+	if (ret)
+		die("remap of %lu mappings: %s", s->n, strerror(-ret));
+	return now_ns() - t;
+}
+
+/* ---------------------------------------------------------------- peer */
+
+/*
+ * A forked process that takes the mappings over on request.  Forked after
+ * the sets are mapped, it sees the same memfd pages at the same vaddrs, as
+ * a child of a VMM does; it keeps a copy of the sets.
+ */
+#define MAX_SETS	4
+static struct mapset sets[MAX_SETS];
+
+struct peer {
+	pid_t pid;
+	int cmd, res;		/* pipes: to and from the peer */
+};
+
+struct peer_res {
+	int ret;
+	long vmlck_kb;		/* the peer's VmLck after the take-over */
+	struct take t;
+};
+
+static void peer_loop(int cmd, int res)
+{
+	struct peer_res r;
+	int set;
+
+	while (read(cmd, &set, sizeof(set)) == sizeof(set)) {
+		memset(&r, 0, sizeof(r));
+		r.ret = take_over(&sets[set], &r.t);
+		r.vmlck_kb = proc_vmlck_kb(0);
+		if (write(res, &r, sizeof(r)) != sizeof(r))
+			break;
+	}
+	_exit(0);
+}
+
+static void peer_start(struct peer *p)
+{
+	int cmd[2], res[2];
+
+	if (pipe(cmd) || pipe(res))
+		die("pipe: %s", strerror(errno));
+	fflush(stdout);
+	p->pid = fork();
+	if (p->pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!p->pid) {
+		close(cmd[1]);
+		close(res[0]);
+		peer_loop(cmd[0], res[1]);
+	}
+	close(cmd[0]);
+	close(res[1]);
+	p->cmd = cmd[1];
+	p->res = res[0];
+}
+
+/* Stop the peer; it must own nothing by now, or its exit unmaps it all. */
+static void peer_stop(struct peer *p)
+{
+	int status;
+
+	close(p->cmd);
+	close(p->res);
+	waitpid(p->pid, &status, 0);
+}
+
+static long set_kb(const struct mapset *s)
+{
+	return s->pins ? (long)(s->n * s->size / KiB) : -1;
+}
+
+/*
+ * Hand set SET to the peer and take it back: TO and BACK are the two
+ * take-overs, timed by whoever made them.  Checks that the locked memory
+ * moved along, from VmLck (not for sets that pin nothing up front).
+ */
+static void handoff(struct peer *p, int set, struct take *to,
+		    struct take *back)
+{
+	const struct mapset *s = &sets[set];
+	struct peer_res r;
+	long kb;
+	int ret;
+
+	if (write(p->cmd, &set, sizeof(set)) != sizeof(set) ||
+	    read(p->res, &r, sizeof(r)) != sizeof(r))
+		die("the peer is gone");
+	if (r.ret)
+		die("the peer's take-over of %lu mappings: %s", s->n,
+		    strerror(-r.ret));
+	if (s->pins && r.vmlck_kb != set_kb(s))
+		die("the peer's VmLck is %ld kB after taking over %ld kB",
+		    r.vmlck_kb, set_kb(s));
+	*to = r.t;
+	ret = take_over(s, back);
+	if (ret)
+		die("taking back %lu mappings: %s", s->n, strerror(-ret));
+	kb = proc_vmlck_kb(p->pid);
+	if (s->pins && kb != 0)
+		die("the peer's VmLck is %ld kB after handing back", kb);
+}
+
+/* A memfd buffer of SIZE bytes, shared, every page allocated. */
+static char *buffer(size_t size)
+{
+	char *p = memfd_buffer(size, NULL);
+
+	if (!p)
+		die("memfd of %zu bytes: %s", size, strerror(errno));
+	return p;
+}
+
+static struct vfio_edu *edu_open(int index)
+{
+	struct vfio_edu *edu = calloc(1, sizeof(*edu));
+
+	if (!edu || vfio_edu_open(edu, index))
+		die("cannot open edu device #%d", index);
+	return edu;
+}
+
+static void edu_close(struct vfio_edu *edu)
+{
+	vfio_edu_close(edu);
+	free(edu);
+}
+
+static void us_row(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void us_row(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ------------------------------------------------------- section count */
+
+static void section_count(void)
+{
+	static const unsigned long full[] = { 1, 16, 256, 1024, 4096, 16384,
+					      MAX_COUNT };
+	static const unsigned long fast[] = { 1, 256, 4096 };
+	const unsigned long *counts = quick ? fast : full;
+	int ncounts = quick ? 3 : 7, nr = nrounds(5, 3), i, r, k;
+	unsigned long max = counts[ncounts - 1], done = 0;
+	double h[MAX_ROUNDS], c[MAX_ROUNDS], m[MAX_ROUNDS], k0[MAX_ROUNDS];
+	struct vfio_edu *edu = edu_open(0);
+	struct mapset *s = &sets[0];
+	struct take to, back;
+	struct peer p;
+
+	*s = (struct mapset){
+		.container = edu->container,
+		.vaddr = buffer(max * PAGE),
+		.iova = IOVA_SET,
+		.size = PAGE,
+		.pins = true,
+	};
+	us_row("count: N mappings of 4 KiB, %d rounds", nr);
+	us_row("%8s %12s %12s %12s %10s", "N", "handoff(us)", "change(us)",
+	       "remap(us)", "remap/hoff");
+	for (i = 0; i < ncounts; i++) {
+		s->n = counts[i];
+		if (map_range(s, done, s->n))
+			die("mapping %lu pages", s->n);
+		done = s->n;
+		peer_start(&p);
+		for (r = 0; r < nr; r++) {
+			for (k = 0; k < 3; k++) {
+				switch ((r + k) % 3) {
+				case 0:
+					k0[r] = calib();
+					raw("count", s->n, "calib", r, k0[r]);
+					break;
+				case 1:
+					handoff(&p, 0, &to, &back);
+					h[r] = (to.total + back.total) / 2.0;
+					c[r] = (to.change + back.change) / 2.0;
+					raw("count", s->n, "handoff", r, h[r]);
+					if (patched)
+						raw("count", s->n, "change", r,
+						    c[r]);
+					break;
+				case 2:
+					m[r] = remap(s);
+					raw("count", s->n, "remap", r, m[r]);
+					break;
+				}
+			}
+		}
+		peer_stop(&p);
+		us_row("%8lu %12.1f %12.1f %12.1f %10.1f", s->n,
+		       median(h, nr) / 1e3, median(c, nr) / 1e3,
+		       median(m, nr) / 1e3, ratio(m, h, nr));
+	}
+	unmap_all(s);
+	munmap(s->vaddr, max * PAGE);
+	edu_close(edu);
+}
+
+/* ------------------------------------------------------- section bytes */
+
+static int edu_count(void)
+{
+	char bdf[32];
+	int n = 0, group;
+
+	while (!vfio_edu_find(n, bdf, sizeof(bdf), &group))
+		n++;
+	return n;
+}
+
+static void section_bytes(void)
+{
+	static const unsigned long long full[] = { 4 * MiB, 16 * MiB,
+						   64 * MiB, 256 * MiB, GiB };
+	static const unsigned long long fast[] = { 4 * MiB, 64 * MiB };
+	const unsigned long long *sizes = quick ? fast : full;
+	int nsizes = quick ? 2 : 5, nr = nrounds(5, 3), i, r, k;
+	double h[MAX_ROUNDS], c[MAX_ROUNDS], cr[MAX_ROUNDS], m[MAX_ROUNDS];
+	struct vfio_edu *edu_ref, *edu_big;
+	struct mapset *ref = &sets[0], *big = &sets[1];
+	struct take to, back;
+	struct peer p;
+	double k0;
+
+	if (edu_count() < 2) {
+		us_row("bytes: skipped, needs two edu devices (--edu 2)");
+		return;
+	}
+	edu_ref = edu_open(0);
+	edu_big = edu_open(1);
+	*ref = (struct mapset){
+		.container = edu_ref->container,
+		.vaddr = buffer(4 * MiB),
+		.iova = IOVA_SET,
+		.n = BYTES_MAPS,
+		.size = 4 * MiB / BYTES_MAPS,
+		.pins = true,
+	};
+	if (map_range(ref, 0, ref->n))
+		die("mapping the reference set");
+	us_row("bytes: %d mappings, %d rounds; change_ref: %d mappings of 4 MiB in all",
+	       BYTES_MAPS, nr, BYTES_MAPS);
+	us_row("%10s %12s %12s %12s %12s %10s %10s", "BYTES", "handoff(us)",
+	       "change(us)", "change_ref", "remap(us)", "chg/ref",
+	       "remap/hoff");
+	for (i = 0; i < nsizes; i++) {
+		*big = (struct mapset){
+			.container = edu_big->container,
+			.vaddr = buffer(sizes[i]),
+			.iova = IOVA_BIG,
+			.n = BYTES_MAPS,
+			.size = sizes[i] / BYTES_MAPS,
+			.pins = true,
+		};
+		if (map_range(big, 0, big->n))
+			die("mapping %llu bytes", sizes[i]);
+		peer_start(&p);
+		for (r = 0; r < nr; r++) {
+			for (k = 0; k < 4; k++) {
+				switch ((r + k) % 4) {
+				case 0:
+					k0 = calib();
+					raw("bytes", sizes[i], "calib", r, k0);
+					break;
+				case 1:
+					handoff(&p, 1, &to, &back);
+					h[r] = (to.total + back.total) / 2.0;
+					c[r] = (to.change + back.change) / 2.0;
+					raw("bytes", sizes[i], "handoff", r, h[r]);
+					if (patched)
+						raw("bytes", sizes[i], "change",
+						    r, c[r]);
+					break;
+				case 2:
+					handoff(&p, 0, &to, &back);
+					cr[r] = patched ?
+						(to.change + back.change) / 2.0 :
+						(to.total + back.total) / 2.0;
+					raw("bytes", sizes[i], patched ?
+					    "change_ref" : "handoff_ref", r,
+					    cr[r]);
+					break;
+				case 3:
+					m[r] = remap(big);
+					raw("bytes", sizes[i], "remap", r, m[r]);
+					break;
+				}
+			}
+		}
+		peer_stop(&p);
+		us_row("%10llu %12.1f %12.1f %12.1f %12.1f %10.3f %10.1f",
+		       sizes[i], median(h, nr) / 1e3, median(c, nr) / 1e3,
+		       median(cr, nr) / 1e3, median(m, nr) / 1e3,
+		       patched ? ratio(c, cr, nr) : ratio(h, cr, nr),
+		       ratio(m, h, nr));
+		unmap_all(big);
+		munmap(big->vaddr, sizes[i]);
+	}
+	unmap_all(ref);
+	munmap(ref->vaddr, 4 * MiB);
+	edu_close(edu_big);
+	edu_close(edu_ref);
+}
+
+/* -------------------------------------------------------- section mdev */
+
+/* One pin of the mdev's kernel thread: when it ran, how long it waited. */
+struct pin_rec {
+	uint64_t start, end;	/* around the ioctl, CLOCK_MONOTONIC */
+	uint64_t wait_ns;	/* vfio_pin_pages() alone, from the driver */
+};
+
+#define PIN_RECS	(1 << 18)
+
+/*
+ * The pinning thread pins distinct pages one at a time, as a device doing
+ * DMA makes its driver do, and unpins them all with one call once it holds
+ * VFIO_TEST_MDEV_MAX_PIN (or every mapped page): the thread is almost
+ * always issuing a pin, so that every change of owner meets some.
+ */
+struct pinner {
+	int device;
+	uint64_t iova;		/* of the first page of NPAGES */
+	unsigned long npages;
+	volatile int stop;
+	unsigned long count;	/* published records; the ring wraps */
+	unsigned long failures;
+	struct pin_rec *recs;
+};
+
+static void *pin_loop(void *arg)
+{
+	struct pinner *p = arg;
+	unsigned long held = 0;
+	struct pin_rec rec;
+
+	while (!p->stop) {
+		rec.start = now_ns();
+		if (own_mdev_op(p->device, VFIO_TEST_MDEV_PIN,
+				p->iova + held * PAGE, 1, NULL,
+				&rec.wait_ns) != 1) {
+			p->failures++;
+			continue;
+		}
+		rec.end = now_ns();
+		held++;
+		p->recs[p->count % PIN_RECS] = rec;
+		__atomic_store_n(&p->count, p->count + 1, __ATOMIC_RELEASE);
+		if (held == p->npages) {
+			if (own_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN,
+					p->iova, held, NULL, NULL))
+				p->failures++;
+			held = 0;
+		}
+	}
+	if (held && own_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, p->iova,
+				held, NULL, NULL))
+		p->failures++;
+	return NULL;
+}
+
+/*
+ * The longest wait of the pins recorded since record FROM that overlapped
+ * the change T (a pin that waited for it overlaps it); their number in *N.
+ */
+static uint64_t longest_pin(struct pinner *p, unsigned long from,
+			    const struct take *t, int *n)
+{
+	unsigned long to = __atomic_load_n(&p->count, __ATOMIC_ACQUIRE), i;
+	uint64_t max = 0;
+
+	*n = 0;
+	if (to - from > PIN_RECS)
+		die("%lu pins during one hand-off: the record ring is too small",
+		    to - from);
+	for (i = from; i < to; i++) {
+		const struct pin_rec *rec = &p->recs[i % PIN_RECS];
+
+		if (rec->end < t->c0 || rec->start > t->c1)
+			continue;
+		(*n)++;
+		if (rec->wait_ns > max)
+			max = rec->wait_ns;
+	}
+	return max;
+}
+
+static void section_mdev(void)
+{
+	unsigned long n = quick ? 2048 : 16384;
+	int nr = nrounds(5, 3), r, k, overlapping, nc = 0;
+	double chg[2 * MAX_ROUNDS], wait[2 * MAX_ROUNDS];
+	struct pinner pin = { 0 };
+	struct mapset *s = &sets[0];
+	struct take t[2];
+	struct own_mdev md;
+	unsigned long from;
+	pthread_t thread;
+	struct peer p;
+
+	if (!patched) {
+		us_row("mdev: skipped, the base kernel has no change of owner");
+		return;
+	}
+	if (access("/sys/class/mdev_bus/" VFIO_TEST_MDEV_PARENT, F_OK)) {
+		us_row("mdev: skipped, vfio_test_mdev.ko is not loaded");
+		return;
+	}
+	if (own_mdev_open(&md))
+		die("cannot create a vfio-test-mdev device");
+	*s = (struct mapset){
+		.container = md.container,
+		.vaddr = buffer(n * PAGE),
+		.iova = IOVA_SET,
+		.n = n,
+		.size = PAGE,
+		.pins = false,
+	};
+	/* Nothing is pinned up front: the device pins on request. */
+	if (map_range(s, 0, n))
+		die("mapping %lu pages for the mdev", n);
+	pin.device = md.device;
+	pin.iova = IOVA_SET;
+	pin.npages = n < VFIO_TEST_MDEV_MAX_PIN ? n : VFIO_TEST_MDEV_MAX_PIN;
+	pin.recs = calloc(PIN_RECS, sizeof(*pin.recs));
+	if (!pin.recs)
+		die("out of memory");
+	peer_start(&p);
+	if (pthread_create(&thread, NULL, pin_loop, &pin))
+		die("pthread_create");
+
+	us_row("mdev: %lu mappings, %d rounds of two changes of owner, pins of one page in a loop",
+	       n, nr);
+	for (r = 0; r < nr; r++) {
+		from = __atomic_load_n(&pin.count, __ATOMIC_ACQUIRE);
+		handoff(&p, 0, &t[0], &t[1]);
+		for (k = 0; k < 2; k++) {
+			uint64_t w = longest_pin(&pin, from, &t[k],
+						 &overlapping);
+
+			raw("mdev", n, "change", 2 * r + k, t[k].change);
+			raw("mdev", n, "pins", 2 * r + k, overlapping);
+			if (!overlapping)
+				continue;	/* no pin to judge by */
+			raw("mdev", n, "pin_wait", 2 * r + k, w);
+			chg[nc] = t[k].change;
+			wait[nc++] = w;
+		}
+	}
+	pin.stop = 1;
+	pthread_join(thread, NULL);
+	peer_stop(&p);
+	if (pin.failures)
+		die("%lu pins or unpins of the mdev failed", pin.failures);
+	us_row("mdev: %lu pins, %d of %d changes met some; change %.1f us, longest pin during it %.1f us (medians), ratio %.3f",
+	       pin.count, nc, 2 * nr, median(chg, nc) / 1e3,
+	       median(wait, nc) / 1e3, ratio(wait, chg, nc));
+	free(pin.recs);
+	unmap_all(s);
+	munmap(s->vaddr, n * PAGE);
+	own_mdev_close(&md);
+}
+
+/* ---------------------------------------- sections trace and ownertop */
+
+static void set_events(bool on)
+{
+	int fd = open(TRACE_ENABLE, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, on ? "1" : "0", 1) != 1)
+		die("%s: %s", TRACE_ENABLE, strerror(errno));
+	close(fd);
+}
+
+/* The time of one 4 KiB map+unmap pair, over ITER of them. */
+static double map_unmap(int container, char *page, int iter)
+{
+	uint64_t t = now_ns();
+	int i;
+
+	for (i = 0; i < iter; i++)
+		if (vfio_dma_map(container, page, IOVA_LOW, PAGE) ||
+		    vfio_dma_unmap(container, IOVA_LOW, PAGE) != PAGE)
+			die("map+unmap: %s", strerror(errno));
+	return (double)(now_ns() - t) / iter;
+}
+
+/* vfio-ownertop -b in the background, once it reports. */
+static pid_t ownertop_start(void)
+{
+	const char *out = "/tmp/bench-ownertop.out";
+	char line[256];
+	uint64_t deadline = now_ns() + 120 * 1000000000ULL;
+	pid_t pid;
+	FILE *f;
+	int fd;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(127);
+		execl(ownertop, ownertop, "-b", (char *)NULL);
+		_exit(127);
+	}
+	while (now_ns() < deadline) {
+		usleep(100000);
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			die("%s -b exited: see %s", ownertop, out);
+		f = fopen(out, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "vfio-ownertop - ", 16)) {
+				fclose(f);
+				return pid;
+			}
+		if (f)
+			fclose(f);
+	}
+	die("%s -b did not report within 120 s", ownertop);
+}
+
+static void ownertop_stop(pid_t pid)
+{
+	int status, i;
+
+	kill(pid, SIGINT);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/*
+ * trace: the vfio_type1 events off and on; ownertop: vfio-ownertop not
+ * running and running.  In each round, each state runs ITER map+unmap
+ * pairs of a 4 KiB page and one hand-off of TRACE_MAPS mappings there and
+ * back.
+ */
+static void section_switch(const char *section)
+{
+	bool ot = !strcmp(section, "ownertop");
+	int iter = quick ? 300 : 2000, nr = ot ? nrounds(5, 2) : nrounds(9, 3);
+	int nstates = patched ? 2 : 1, r, k;
+	double mu[2][MAX_ROUNDS], hf[2][MAX_ROUNDS], ch[2][MAX_ROUNDS], k0;
+	static const char *const mu_name[] = { "map_unmap_off", "map_unmap_on" };
+	static const char *const hf_name[] = { "handoff_off", "handoff_on" };
+	static const char *const ch_name[] = { "change_off", "change_on" };
+	struct mapset *s = &sets[0];
+	struct vfio_edu *edu;
+	struct take to, back;
+	struct peer p;
+	char *page;
+	pid_t otpid;
+
+	if (!patched && ot) {
+		us_row("ownertop: skipped, the base kernel has no vfio_type1 events");
+		return;
+	}
+	if (ot && access(ownertop, X_OK)) {
+		us_row("ownertop: skipped, no %s (make tests)", ownertop);
+		return;
+	}
+	if (patched && access(TRACE_ENABLE, W_OK))
+		die("no %s", TRACE_ENABLE);
+	edu = edu_open(0);
+	*s = (struct mapset){
+		.container = edu->container,
+		.vaddr = buffer(TRACE_MAPS * PAGE),
+		.iova = IOVA_SET,
+		.n = TRACE_MAPS,
+		.size = PAGE,
+		.pins = true,
+	};
+	page = buffer(PAGE);
+	if (map_range(s, 0, s->n))
+		die("mapping %d pages", TRACE_MAPS);
+	peer_start(&p);
+	if (patched)
+		set_events(false);
+
+	us_row("%s: %d rounds of %d map+unmap pairs and a hand-off of %d mappings, %s",
+	       section, nr, iter, TRACE_MAPS,
+	       !patched ? "no events on the base kernel" :
+	       ot ? "vfio-ownertop -b running (on) or not (off)" :
+	       "vfio_type1 events disabled (off) and enabled (on)");
+	for (r = 0; r < nr; r++) {
+		k0 = calib();
+		raw(section, TRACE_MAPS, "calib", r, k0);
+		for (k = 0; k < nstates; k++) {
+			int on = (r + k) % nstates;
+
+			otpid = 0;
+			if (on && ot)
+				otpid = ownertop_start();
+			else if (on)
+				set_events(true);
+			mu[on][r] = map_unmap(s->container, page, iter);
+			handoff(&p, 0, &to, &back);
+			hf[on][r] = (to.total + back.total) / 2.0;
+			ch[on][r] = (to.change + back.change) / 2.0;
+			if (otpid)
+				ownertop_stop(otpid);
+			else if (on)
+				set_events(false);
+			raw(section, TRACE_MAPS, mu_name[on], r, mu[on][r]);
+			raw(section, TRACE_MAPS, hf_name[on], r, hf[on][r]);
+			if (patched)
+				raw(section, TRACE_MAPS, ch_name[on], r,
+				    ch[on][r]);
+		}
+	}
+	peer_stop(&p);
+	if (patched)
+		us_row("%s: map+unmap %.1f -> %.1f us (x%.3f), handoff %.1f -> %.1f us (x%.3f), change %.1f -> %.1f us (x%.3f)",
+		       section, median(mu[0], nr) / 1e3,
+		       median(mu[1], nr) / 1e3, ratio(mu[1], mu[0], nr),
+		       median(hf[0], nr) / 1e3, median(hf[1], nr) / 1e3,
+		       ratio(hf[1], hf[0], nr), median(ch[0], nr) / 1e3,
+		       median(ch[1], nr) / 1e3, ratio(ch[1], ch[0], nr));
+	else
+		us_row("%s: map+unmap %.1f us, handoff %.1f us", section,
+		       median(mu[0], nr) / 1e3, median(hf[0], nr) / 1e3);
+	unmap_all(s);
+	munmap(s->vaddr, TRACE_MAPS * PAGE);
+	munmap(page, PAGE);
+	edu_close(edu);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static const char *const sections[] = {
+	"count", "bytes", "mdev", "trace", "ownertop",
+};
+#define NSECTIONS	((int)(sizeof(sections) / sizeof(sections[0])))
+
+static void run(const char *name)
+{
+	uint64_t t = now_ns();
+
+	if (!strcmp(name, "count"))
+		section_count();
+	else if (!strcmp(name, "bytes"))
+		section_bytes();
+	else if (!strcmp(name, "mdev"))
+		section_mdev();
+	else
+		section_switch(name);
+	us_row("%s: %.0f s", name, (now_ns() - t) / 1e9);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: bench [-q] [-r ROUNDS] [-o OWNERTOP] [SECTION...]\n"
+		"Time a change of DMA owner against the alternatives, in the test VM.\n"
+		"\n"
+		"  -q, --quick          fewer sizes, rounds and iterations\n"
+		"  -r, --rounds N       rounds of every section (1 to %d)\n"
+		"  -o, --ownertop PATH  vfio-ownertop (default %s)\n"
+		"  -h, --help           this help\n"
+		"\n"
+		"Sections: count bytes mdev trace ownertop (default: all).\n"
+		"Prints RAW,<kernel>,<section>,<x>,<variant>,<round>,<ns> lines;\n"
+		"tests/bench/report makes tables of them.  Run by make bench.\n",
+		MAX_ROUNDS, ownertop);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "ownertop", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct vfio_edu *edu;
+	long pinned0, pinned1;
+	int opt, i, j, ext;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "qr:o:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			quick = true;
+			break;
+		case 'r':
+			errno = 0;
+			rounds = strtol(optarg, &end, 10);
+			if (errno || *end || rounds < 1 || rounds > MAX_ROUNDS) {
+				fprintf(stderr, "bench: -r wants 1 to %d, not '%s'\n",
+					MAX_ROUNDS, optarg);
+				return 2;
+			}
+			break;
+		case 'o':
+			ownertop = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		for (j = 0; j < NSECTIONS; j++)
+			if (!strcmp(argv[i], sections[j]))
+				break;
+		if (j == NSECTIONS) {
+			fprintf(stderr, "bench: no section '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (geteuid())
+		die("must run as root, in the test VM");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (memlock_set(RLIM_INFINITY, RLIM_INFINITY))
+		die("cannot lift RLIMIT_MEMLOCK");
+
+	edu = edu_open(0);
+	ext = own_check_extension(edu->container, EXT_DMA_OWNER);
+	if (ext == 1) {
+		kernel = "patched";
+		patched = true;
+	} else if (own_check_extension(edu->container, EXT_UPDATE_VADDR) == 1) {
+		kernel = "base";
+	} else {
+		die("the kernel has neither VFIO_DMA_OWNER nor VFIO_UPDATE_VADDR");
+	}
+	edu_close(edu);
+
+	pinned0 = pinned_pages();
+	us_row("bench: %s kernel, %s mode", kernel, quick ? "quick" : "full");
+	if (optind == argc)
+		for (j = 0; j < NSECTIONS; j++)
+			run(sections[j]);
+	for (i = optind; i < argc; i++)
+		run(argv[i]);
+	pinned1 = own_wait_pinned(pinned0, 5000);
+	us_row("bench: pinned pages %ld before, %ld after", pinned0, pinned1);
+	if (pinned1 != pinned0)
+		die("pages stayed pinned");
+	return 0;
+}

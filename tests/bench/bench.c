@@ -67,6 +67,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/bpf.h>
 #include <linux/vfio.h>
 
 #include "owner.h"
@@ -417,6 +418,97 @@ static void us_row(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* ---------------------------------------------------------- measuring */
+
+/*
+ * A variant is one way of doing something, timed by units: unit() does it
+ * once and stores the time of each of its outputs (up to MAX_OUT, named
+ * out[]) in ns[].  measure() runs the variants of a comparison in rounds;
+ * each round is BLOCKS blocks, each block runs every variant REPS units in
+ * a row, in an order that rotates from block to block (A B C, B C A, ...),
+ * so that every variant sees the same moments of a loaded host.  enter()
+ * and leave() run around each block of a variant, untimed.  A round's
+ * result is the mean over its units; each is printed as a RAW line.
+ */
+#define MAX_OUT		3
+#define MAX_VARIANTS	4
+
+struct variant {
+	const char *out[MAX_OUT];	/* RAW names, NULL: not printed */
+	void (*unit)(void *arg, double *ns);
+	void (*enter)(void *arg);
+	void (*leave)(void *arg);
+	void *arg;
+	int reps;			/* units per block, 0: 1 */
+	double res[MAX_OUT][MAX_ROUNDS];	/* per round */
+};
+
+static void measure(const char *section, unsigned long long x,
+		    struct variant *v, int nv, int nr, int blocks)
+{
+	double sum[MAX_VARIANTS][MAX_OUT], ns[MAX_OUT];
+	int r, b, k, i, j, reps;
+
+	for (r = 0; r < nr; r++) {
+		memset(sum, 0, sizeof(sum));
+		for (b = 0; b < blocks; b++) {
+			for (k = 0; k < nv; k++) {
+				struct variant *w = &v[(r + b + k) % nv];
+
+				reps = w->reps ? w->reps : 1;
+				if (w->enter)
+					w->enter(w->arg);
+				for (j = 0; j < reps; j++) {
+					memset(ns, 0, sizeof(ns));
+					w->unit(w->arg, ns);
+					for (i = 0; i < MAX_OUT; i++)
+						sum[w - v][i] += ns[i];
+				}
+				if (w->leave)
+					w->leave(w->arg);
+			}
+		}
+		for (k = 0; k < nv; k++) {
+			reps = v[k].reps ? v[k].reps : 1;
+			for (i = 0; i < MAX_OUT; i++) {
+				v[k].res[i][r] = sum[k][i] / (blocks * reps);
+				if (v[k].out[i])
+					raw(section, x, v[k].out[i], r,
+					    v[k].res[i][r]);
+			}
+		}
+	}
+}
+
+static void unit_calib(void *arg, double *ns)
+{
+	(void)arg;
+	ns[0] = calib();
+}
+
+/* A hand-off of one set to the peer and back. */
+struct handoff_arg {
+	struct peer *peer;
+	int set;
+};
+
+static void unit_handoff(void *arg, double *ns)
+{
+	struct handoff_arg *h = arg;
+	struct take to, back;
+
+	handoff(h->peer, h->set, &to, &back);
+	ns[0] = (to.total + back.total) / 2.0;
+	ns[1] = (to.change + back.change) / 2.0;
+}
+
+static void unit_remap(void *arg, double *ns)
+{
+	ns[0] = remap(arg);
+}
+
+#define CALIB_VARIANT(name)	{ .out = { name }, .unit = unit_calib }
+
 /* ------------------------------------------------------- section count */
 
 static void section_count(void)
@@ -425,13 +517,19 @@ static void section_count(void)
 					      MAX_COUNT };
 	static const unsigned long fast[] = { 1, 256, 4096 };
 	const unsigned long *counts = quick ? fast : full;
-	int ncounts = quick ? 3 : 7, nr = nrounds(5, 3), i, r, k;
+	int ncounts = quick ? 3 : 7, nr = nrounds(7, 3), i;
 	unsigned long max = counts[ncounts - 1], done = 0;
-	double h[MAX_ROUNDS], c[MAX_ROUNDS], m[MAX_ROUNDS], k0[MAX_ROUNDS];
 	struct vfio_edu *edu = edu_open(0);
 	struct mapset *s = &sets[0];
+	struct handoff_arg h;
 	struct take to, back;
 	struct peer p;
+	struct variant v[3] = {
+		CALIB_VARIANT("calib"),
+		{ .out = { "handoff", patched ? "change" : NULL },
+		  .unit = unit_handoff, .arg = &h },
+		{ .out = { "remap" }, .unit = unit_remap, .arg = s },
+	};
 
 	*s = (struct mapset){
 		.container = edu->container,
@@ -449,33 +547,17 @@ static void section_count(void)
 			die("mapping %lu pages", s->n);
 		done = s->n;
 		peer_start(&p);
-		for (r = 0; r < nr; r++) {
-			for (k = 0; k < 3; k++) {
-				switch ((r + k) % 3) {
-				case 0:
-					k0[r] = calib();
-					raw("count", s->n, "calib", r, k0[r]);
-					break;
-				case 1:
-					handoff(&p, 0, &to, &back);
-					h[r] = (to.total + back.total) / 2.0;
-					c[r] = (to.change + back.change) / 2.0;
-					raw("count", s->n, "handoff", r, h[r]);
-					if (patched)
-						raw("count", s->n, "change", r,
-						    c[r]);
-					break;
-				case 2:
-					m[r] = remap(s);
-					raw("count", s->n, "remap", r, m[r]);
-					break;
-				}
-			}
-		}
+		h = (struct handoff_arg){ .peer = &p, .set = 0 };
+		handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+		/* Blocks of about the same length at every N. */
+		measure("count", s->n, v, 3, nr,
+			s->n >= 4096 ? 1 : 4096 / s->n < 32 ? 4096 / s->n : 32);
 		peer_stop(&p);
 		us_row("%8lu %12.1f %12.1f %12.1f %10.1f", s->n,
-		       median(h, nr) / 1e3, median(c, nr) / 1e3,
-		       median(m, nr) / 1e3, ratio(m, h, nr));
+		       median(v[1].res[0], nr) / 1e3,
+		       median(v[1].res[1], nr) / 1e3,
+		       median(v[2].res[0], nr) / 1e3,
+		       ratio(v[2].res[0], v[1].res[0], nr));
 	}
 	unmap_all(s);
 	munmap(s->vaddr, max * PAGE);
@@ -500,13 +582,20 @@ static void section_bytes(void)
 						   64 * MiB, 256 * MiB, GiB };
 	static const unsigned long long fast[] = { 4 * MiB, 64 * MiB };
 	const unsigned long long *sizes = quick ? fast : full;
-	int nsizes = quick ? 2 : 5, nr = nrounds(5, 3), i, r, k;
-	double h[MAX_ROUNDS], c[MAX_ROUNDS], cr[MAX_ROUNDS], m[MAX_ROUNDS];
+	int nsizes = quick ? 2 : 5, nr = nrounds(7, 3), i;
 	struct vfio_edu *edu_ref, *edu_big;
 	struct mapset *ref = &sets[0], *big = &sets[1];
+	struct handoff_arg hb, hr;
 	struct take to, back;
 	struct peer p;
-	double k0;
+	struct variant v[4] = {
+		CALIB_VARIANT("calib"),
+		{ .out = { "handoff", patched ? "change" : NULL },
+		  .unit = unit_handoff, .arg = &hb, .reps = 4 },
+		{ .out = { "handoff_ref", patched ? "change_ref" : NULL },
+		  .unit = unit_handoff, .arg = &hr, .reps = 4 },
+		{ .out = { "remap" }, .unit = unit_remap, .arg = big },
+	};
 
 	if (edu_count() < 2) {
 		us_row("bytes: skipped, needs two edu devices (--edu 2)");
@@ -524,7 +613,7 @@ static void section_bytes(void)
 	};
 	if (map_range(ref, 0, ref->n))
 		die("mapping the reference set");
-	us_row("bytes: %d mappings, %d rounds; change_ref: %d mappings of 4 MiB in all",
+	us_row("bytes: %d mappings, %d rounds; *_ref: %d mappings of 4 MiB in all, on another device",
 	       BYTES_MAPS, nr, BYTES_MAPS);
 	us_row("%10s %12s %12s %12s %12s %10s %10s", "BYTES", "handoff(us)",
 	       "change(us)", "change_ref", "remap(us)", "chg/ref",
@@ -541,44 +630,21 @@ static void section_bytes(void)
 		if (map_range(big, 0, big->n))
 			die("mapping %llu bytes", sizes[i]);
 		peer_start(&p);
-		for (r = 0; r < nr; r++) {
-			for (k = 0; k < 4; k++) {
-				switch ((r + k) % 4) {
-				case 0:
-					k0 = calib();
-					raw("bytes", sizes[i], "calib", r, k0);
-					break;
-				case 1:
-					handoff(&p, 1, &to, &back);
-					h[r] = (to.total + back.total) / 2.0;
-					c[r] = (to.change + back.change) / 2.0;
-					raw("bytes", sizes[i], "handoff", r, h[r]);
-					if (patched)
-						raw("bytes", sizes[i], "change",
-						    r, c[r]);
-					break;
-				case 2:
-					handoff(&p, 0, &to, &back);
-					cr[r] = patched ?
-						(to.change + back.change) / 2.0 :
-						(to.total + back.total) / 2.0;
-					raw("bytes", sizes[i], patched ?
-					    "change_ref" : "handoff_ref", r,
-					    cr[r]);
-					break;
-				case 3:
-					m[r] = remap(big);
-					raw("bytes", sizes[i], "remap", r, m[r]);
-					break;
-				}
-			}
-		}
+		hb = (struct handoff_arg){ .peer = &p, .set = 1 };
+		hr = (struct handoff_arg){ .peer = &p, .set = 0 };
+		handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+		handoff(&p, 1, &to, &back);
+		measure("bytes", sizes[i], v, 4, nr,
+			sizes[i] >= 256 * MiB ? 1 : sizes[i] >= 64 * MiB ? 2 : 4);
 		peer_stop(&p);
 		us_row("%10llu %12.1f %12.1f %12.1f %12.1f %10.3f %10.1f",
-		       sizes[i], median(h, nr) / 1e3, median(c, nr) / 1e3,
-		       median(cr, nr) / 1e3, median(m, nr) / 1e3,
-		       patched ? ratio(c, cr, nr) : ratio(h, cr, nr),
-		       ratio(m, h, nr));
+		       sizes[i], median(v[1].res[0], nr) / 1e3,
+		       median(v[1].res[1], nr) / 1e3,
+		       median(v[2].res[1], nr) / 1e3,
+		       median(v[3].res[0], nr) / 1e3,
+		       patched ? ratio(v[1].res[1], v[2].res[1], nr) :
+				 ratio(v[1].res[0], v[2].res[0], nr),
+		       ratio(v[3].res[0], v[1].res[0], nr));
 		unmap_all(big);
 		munmap(big->vaddr, sizes[i]);
 	}
@@ -674,7 +740,7 @@ static uint64_t longest_pin(struct pinner *p, unsigned long from,
 static void section_mdev(void)
 {
 	unsigned long n = quick ? 2048 : 16384;
-	int nr = nrounds(5, 3), r, k, overlapping, nc = 0;
+	int nr = nrounds(7, 3), r, k, overlapping, nc = 0;
 	double chg[2 * MAX_ROUNDS], wait[2 * MAX_ROUNDS];
 	struct pinner pin = { 0 };
 	struct mapset *s = &sets[0];
@@ -712,6 +778,7 @@ static void section_mdev(void)
 	if (!pin.recs)
 		die("out of memory");
 	peer_start(&p);
+	handoff(&p, 0, &t[0], &t[1]);	/* the peer's first: untimed */
 	if (pthread_create(&thread, NULL, pin_loop, &pin))
 		die("pthread_create");
 
@@ -758,34 +825,90 @@ static void set_events(bool on)
 	close(fd);
 }
 
-/* The time of one 4 KiB map+unmap pair, over ITER of them. */
-static double map_unmap(int container, char *page, int iter)
+/* The map+unmap page and the container it goes in. */
+struct mu {
+	int container;
+	char *page;
+	int pairs;		/* per unit */
+};
+
+/* The time of one 4 KiB map+unmap pair, over PAIRS of them. */
+static double map_unmap(struct mu *m, int pairs)
 {
 	uint64_t t = now_ns();
 	int i;
 
-	for (i = 0; i < iter; i++)
-		if (vfio_dma_map(container, page, IOVA_LOW, PAGE) ||
-		    vfio_dma_unmap(container, IOVA_LOW, PAGE) != PAGE)
+	for (i = 0; i < pairs; i++)
+		if (vfio_dma_map(m->container, m->page, IOVA_LOW, PAGE) ||
+		    vfio_dma_unmap(m->container, IOVA_LOW, PAGE) != PAGE)
 			die("map+unmap: %s", strerror(errno));
-	return (double)(now_ns() - t) / iter;
+	return (double)(now_ns() - t) / pairs;
+}
+
+static void unit_map_unmap(void *arg, double *ns)
+{
+	struct mu *m = arg;
+
+	ns[0] = map_unmap(m, m->pairs);
+}
+
+/* Toggling events patches kernel code: warm it up again, untimed. */
+static void events_on(void *arg)
+{
+	set_events(true);
+	map_unmap(arg, 10);
+}
+
+static void events_off(void *arg)
+{
+	set_events(false);
+	map_unmap(arg, 10);
+}
+
+/* A hand-off's variant that turns the events on or off first. */
+static void events_on_h(void *arg)
+{
+	(void)arg;
+	set_events(true);
+}
+
+static void events_off_h(void *arg)
+{
+	(void)arg;
+	set_events(false);
+}
+
+/* What the ownertop variants run: map+unmap pairs and hand-offs. */
+struct ot_arg {
+	struct mu *mu;
+	struct handoff_arg *h;
+	pid_t pid;		/* vfio-ownertop, when running */
+	bool stopped;		/* ... and kept stopped (SIGSTOP) */
+};
+
+static void unit_mixed(void *arg, double *ns)
+{
+	struct ot_arg *o = arg;
+
+	ns[0] = map_unmap(o->mu, o->mu->pairs);
+	unit_handoff(o->h, ns + 1);
 }
 
 /* vfio-ownertop -b in the background, once it reports. */
-static pid_t ownertop_start(void)
+static void ownertop_start(void *arg)
 {
 	const char *out = "/tmp/bench-ownertop.out";
-	char line[256];
 	uint64_t deadline = now_ns() + 120 * 1000000000ULL;
-	pid_t pid;
+	struct ot_arg *o = arg;
+	char line[256];
 	FILE *f;
 	int fd;
 
 	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
+	o->pid = fork();
+	if (o->pid < 0)
 		die("fork: %s", strerror(errno));
-	if (!pid) {
+	if (!o->pid) {
 		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
@@ -794,13 +917,18 @@ static pid_t ownertop_start(void)
 	}
 	while (now_ns() < deadline) {
 		usleep(100000);
-		if (waitpid(pid, NULL, WNOHANG) == pid)
+		if (waitpid(o->pid, NULL, WNOHANG) == o->pid)
 			die("%s -b exited: see %s", ownertop, out);
 		f = fopen(out, "r");
 		while (f && fgets(line, sizeof(line), f))
 			if (!strncmp(line, "vfio-ownertop - ", 16)) {
 				fclose(f);
-				return pid;
+				if (o->stopped)
+					kill(o->pid, SIGSTOP);
+				/* Its start-up is over: let the CPU settle. */
+				usleep(200000);
+				map_unmap(o->mu, 10);
+				return;
 			}
 		if (f)
 			fclose(f);
@@ -808,41 +936,122 @@ static pid_t ownertop_start(void)
 	die("%s -b did not report within 120 s", ownertop);
 }
 
-static void ownertop_stop(pid_t pid)
+static void ownertop_stop(void *arg)
 {
+	struct ot_arg *o = arg;
 	int status, i;
 
-	kill(pid, SIGINT);
+	if (o->stopped)
+		kill(o->pid, SIGCONT);
+	kill(o->pid, SIGINT);
 	for (i = 0; i < 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(o->pid, &status, WNOHANG) == o->pid)
 			return;
 		usleep(100000);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	kill(o->pid, SIGKILL);
+	waitpid(o->pid, &status, 0);
 }
 
 /*
- * trace: the vfio_type1 events off and on; ownertop: vfio-ownertop not
- * running and running.  In each round, each state runs ITER map+unmap
- * pairs of a 4 KiB page and one hand-off of TRACE_MAPS mappings there and
- * back.
+ * The run time of the BPF programs named btf_map and btf_unmap (the
+ * programs vfio-ownertop attaches to the map and unmap events), summed,
+ * while BPF_ENABLE_STATS keeps run-time statistics on.  In *RUNS, how many
+ * times they ran.
+ */
+static uint64_t bpf_map_unmap_ns(uint64_t *runs)
+{
+	union bpf_attr attr;
+	struct bpf_prog_info info;
+	uint64_t ns = 0;
+	uint32_t id = 0;
+	int fd;
+
+	*runs = 0;
+	for (;;) {
+		memset(&attr, 0, sizeof(attr));
+		attr.start_id = id;
+		if (syscall(SYS_bpf, BPF_PROG_GET_NEXT_ID, &attr, sizeof(attr)))
+			break;
+		id = attr.next_id;
+		memset(&attr, 0, sizeof(attr));
+		attr.prog_id = id;
+		fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr));
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		memset(&attr, 0, sizeof(attr));
+		attr.info.bpf_fd = fd;
+		attr.info.info_len = sizeof(info);
+		attr.info.info = (uintptr_t)&info;
+		if (!syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &attr,
+			     sizeof(attr)) &&
+		    (!strcmp(info.name, "btf_map") ||
+		     !strcmp(info.name, "btf_unmap"))) {
+			ns += info.run_time_ns;
+			*runs += info.run_cnt;
+		}
+		close(fd);
+	}
+	return ns;
+}
+
+/*
+ * Where the time vfio-ownertop adds to map+unmap goes: with BPF run-time
+ * statistics on (they cost a clock read per run themselves), the time its
+ * programs for the map and unmap events run per map+unmap pair.
+ */
+static void ownertop_bpf_time(struct ot_arg *o, int pairs)
+{
+	union bpf_attr attr = { .enable_stats.type = BPF_STATS_RUN_TIME };
+	uint64_t ns0, ns1, runs0, runs1;
+	int stats;
+	double t;
+
+	stats = syscall(SYS_bpf, BPF_ENABLE_STATS, &attr, sizeof(attr));
+	if (stats < 0)
+		die("BPF_ENABLE_STATS: %s", strerror(errno));
+	ownertop_start(o);
+	ns0 = bpf_map_unmap_ns(&runs0);
+	t = map_unmap(o->mu, pairs);
+	ns1 = bpf_map_unmap_ns(&runs1);
+	ownertop_stop(o);
+	close(stats);
+	if (runs1 - runs0 != 2 * (uint64_t)pairs)
+		die("ownertop's map and unmap programs ran %llu times for %d pairs",
+		    (unsigned long long)(runs1 - runs0), pairs);
+	raw("ownertop", TRACE_MAPS, "map_unmap_stats", 0, t);
+	raw("ownertop", TRACE_MAPS, "bpf_per_pair", 0,
+	    (double)(ns1 - ns0) / pairs);
+	us_row("ownertop: with BPF statistics on, map+unmap %.1f us, of which its BPF programs %.1f us",
+	       t / 1e3, (double)(ns1 - ns0) / pairs / 1e3);
+}
+
+static void ownertop_none(void *arg)
+{
+	struct ot_arg *o = arg;
+
+	usleep(200000);
+	map_unmap(o->mu, 10);
+}
+
+/*
+ * trace: 4 KiB map+unmap pairs, then hand-offs of TRACE_MAPS mappings,
+ * with the vfio_type1 events off and on; ownertop: both, mixed in each
+ * unit, with vfio-ownertop -b not running, running, and running but
+ * stopped (its BPF programs run, nothing reads their events).
  */
 static void section_switch(const char *section)
 {
 	bool ot = !strcmp(section, "ownertop");
-	int iter = quick ? 300 : 2000, nr = ot ? nrounds(5, 2) : nrounds(9, 3);
-	int nstates = patched ? 2 : 1, r, k;
-	double mu[2][MAX_ROUNDS], hf[2][MAX_ROUNDS], ch[2][MAX_ROUNDS], k0;
-	static const char *const mu_name[] = { "map_unmap_off", "map_unmap_on" };
-	static const char *const hf_name[] = { "handoff_off", "handoff_on" };
-	static const char *const ch_name[] = { "change_off", "change_on" };
+	int pairs = quick ? 100 : 200, nr, nv;
 	struct mapset *s = &sets[0];
-	struct vfio_edu *edu;
+	struct ot_arg oa[3];
+	struct handoff_arg h;
 	struct take to, back;
+	struct vfio_edu *edu;
+	struct mu mu;
 	struct peer p;
-	char *page;
-	pid_t otpid;
 
 	if (!patched && ot) {
 		us_row("ownertop: skipped, the base kernel has no vfio_type1 events");
@@ -863,58 +1072,97 @@ static void section_switch(const char *section)
 		.size = PAGE,
 		.pins = true,
 	};
-	page = buffer(PAGE);
+	mu = (struct mu){ .container = edu->container, .page = buffer(PAGE),
+			  .pairs = pairs };
 	if (map_range(s, 0, s->n))
 		die("mapping %d pages", TRACE_MAPS);
 	peer_start(&p);
+	h = (struct handoff_arg){ .peer = &p, .set = 0 };
+	handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
 	if (patched)
 		set_events(false);
 
-	us_row("%s: %d rounds of %d map+unmap pairs and a hand-off of %d mappings, %s",
-	       section, nr, iter, TRACE_MAPS,
-	       !patched ? "no events on the base kernel" :
-	       ot ? "vfio-ownertop -b running (on) or not (off)" :
-	       "vfio_type1 events disabled (off) and enabled (on)");
-	for (r = 0; r < nr; r++) {
-		k0 = calib();
-		raw(section, TRACE_MAPS, "calib", r, k0);
-		for (k = 0; k < nstates; k++) {
-			int on = (r + k) % nstates;
+	if (!ot) {
+		struct variant vm[3] = {
+			CALIB_VARIANT("calib"),
+			{ .out = { "map_unmap_off" }, .unit = unit_map_unmap,
+			  .enter = patched ? events_off : NULL, .arg = &mu },
+			{ .out = { "map_unmap_on" }, .unit = unit_map_unmap,
+			  .enter = events_on, .leave = events_off_h,
+			  .arg = &mu },
+		};
+		struct variant vh[3] = {
+			CALIB_VARIANT("calib_handoff"),
+			{ .out = { "handoff_off", patched ? "change_off" : NULL },
+			  .unit = unit_handoff,
+			  .enter = patched ? events_off_h : NULL, .arg = &h },
+			{ .out = { "handoff_on", "change_on" },
+			  .unit = unit_handoff, .enter = events_on_h,
+			  .leave = events_off_h, .arg = &h },
+		};
 
-			otpid = 0;
-			if (on && ot)
-				otpid = ownertop_start();
-			else if (on)
-				set_events(true);
-			mu[on][r] = map_unmap(s->container, page, iter);
-			handoff(&p, 0, &to, &back);
-			hf[on][r] = (to.total + back.total) / 2.0;
-			ch[on][r] = (to.change + back.change) / 2.0;
-			if (otpid)
-				ownertop_stop(otpid);
-			else if (on)
-				set_events(false);
-			raw(section, TRACE_MAPS, mu_name[on], r, mu[on][r]);
-			raw(section, TRACE_MAPS, hf_name[on], r, hf[on][r]);
-			if (patched)
-				raw(section, TRACE_MAPS, ch_name[on], r,
-				    ch[on][r]);
-		}
+		nv = patched ? 3 : 2;
+		nr = nrounds(9, 3);
+		us_row("trace: %d rounds of blocks of %d map+unmap pairs, then of hand-offs of %d mappings, %s",
+		       nr, pairs, TRACE_MAPS,
+		       patched ? "vfio_type1 events off and on" :
+		       "no events on the base kernel");
+		measure(section, TRACE_MAPS, vm, nv, nr, quick ? 5 : 20);
+		measure(section, TRACE_MAPS, vh, nv, nr, quick ? 2 : 4);
+		if (patched)
+			us_row("trace: map+unmap %.1f -> %.1f us (x%.4f), handoff %.1f -> %.1f us (x%.4f), change %.1f -> %.1f us (x%.4f)",
+			       median(vm[1].res[0], nr) / 1e3,
+			       median(vm[2].res[0], nr) / 1e3,
+			       ratio(vm[2].res[0], vm[1].res[0], nr),
+			       median(vh[1].res[0], nr) / 1e3,
+			       median(vh[2].res[0], nr) / 1e3,
+			       ratio(vh[2].res[0], vh[1].res[0], nr),
+			       median(vh[1].res[1], nr) / 1e3,
+			       median(vh[2].res[1], nr) / 1e3,
+			       ratio(vh[2].res[1], vh[1].res[1], nr));
+		else
+			us_row("trace: map+unmap %.1f us, handoff %.1f us",
+			       median(vm[1].res[0], nr) / 1e3,
+			       median(vh[1].res[0], nr) / 1e3);
+	} else {
+		struct variant v[3] = {
+			{ .out = { "map_unmap_off", "handoff_off", "change_off" },
+			  .unit = unit_mixed, .enter = ownertop_none,
+			  .arg = &oa[0], .reps = 5 },
+			{ .out = { "map_unmap_on", "handoff_on", "change_on" },
+			  .unit = unit_mixed, .enter = ownertop_start,
+			  .leave = ownertop_stop, .arg = &oa[1], .reps = 5 },
+			{ .out = { "map_unmap_stopped", "handoff_stopped",
+				   "change_stopped" },
+			  .unit = unit_mixed, .enter = ownertop_start,
+			  .leave = ownertop_stop, .arg = &oa[2], .reps = 5 },
+		};
+
+		oa[0] = (struct ot_arg){ .mu = &mu, .h = &h };
+		oa[1] = oa[0];
+		oa[2] = oa[0];
+		oa[2].stopped = true;
+		nr = nrounds(7, 2);
+		us_row("ownertop: %d rounds of %d map+unmap pairs and a hand-off of %d mappings, with vfio-ownertop -b not running (off), running (on), attached but stopped (stopped)",
+		       nr, pairs, TRACE_MAPS);
+		measure(section, TRACE_MAPS, v, 3, nr, 1);
+		us_row("ownertop: map+unmap %.1f -> %.1f us (x%.4f; stopped x%.4f), handoff %.1f -> %.1f us (x%.4f), change %.1f -> %.1f us (x%.4f)",
+		       median(v[0].res[0], nr) / 1e3,
+		       median(v[1].res[0], nr) / 1e3,
+		       ratio(v[1].res[0], v[0].res[0], nr),
+		       ratio(v[2].res[0], v[0].res[0], nr),
+		       median(v[0].res[1], nr) / 1e3,
+		       median(v[1].res[1], nr) / 1e3,
+		       ratio(v[1].res[1], v[0].res[1], nr),
+		       median(v[0].res[2], nr) / 1e3,
+		       median(v[1].res[2], nr) / 1e3,
+		       ratio(v[1].res[2], v[0].res[2], nr));
+		ownertop_bpf_time(&oa[1], 10 * pairs);
 	}
 	peer_stop(&p);
-	if (patched)
-		us_row("%s: map+unmap %.1f -> %.1f us (x%.3f), handoff %.1f -> %.1f us (x%.3f), change %.1f -> %.1f us (x%.3f)",
-		       section, median(mu[0], nr) / 1e3,
-		       median(mu[1], nr) / 1e3, ratio(mu[1], mu[0], nr),
-		       median(hf[0], nr) / 1e3, median(hf[1], nr) / 1e3,
-		       ratio(hf[1], hf[0], nr), median(ch[0], nr) / 1e3,
-		       median(ch[1], nr) / 1e3, ratio(ch[1], ch[0], nr));
-	else
-		us_row("%s: map+unmap %.1f us, handoff %.1f us", section,
-		       median(mu[0], nr) / 1e3, median(hf[0], nr) / 1e3);
 	unmap_all(s);
 	munmap(s->vaddr, TRACE_MAPS * PAGE);
-	munmap(page, PAGE);
+	munmap(mu.page, PAGE);
 	edu_close(edu);
 }
 

@@ -3,6 +3,7 @@
 # make kernel         build the patched test kernel (kernel/build)
 # make check          kernel + tests, then the test suite in one VM boot
 # make vm CMD="..."   run a command in the test VM
+# make bench          the benchmark, on the patched and the base kernel
 # make help           all targets and variables
 
 # The kernel flavour tests run on, and its O= build directory.
@@ -49,16 +50,19 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 
 export CMD
 
-.PHONY: all help kernel kernel-kasan patches patches-check lint tests ownertop vm check demo clean \
+.PHONY: all help kernel kernel-kasan kernel-base patches patches-check lint tests ownertop vm check \
+	demo bench clean \
 	$(TEST_SUBDIRS)
 
 all: tests
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,6p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,7p' Makefile
 	@echo
-	@echo "Targets: kernel kernel-kasan patches patches-check lint tests vm check clean"
+	@echo "Targets: kernel kernel-kasan kernel-base patches patches-check lint tests vm check"
+	@echo "         demo bench clean"
 	@echo "Variables: FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) ASIS=1 CMD=... VMFLAGS=..."
+	@echo "  BENCH_QUICK=1: make bench in a few minutes, results in build/bench only"
 	@echo "  KSRC=$(KSRC)"
 
 kernel:
@@ -66,6 +70,10 @@ kernel:
 
 kernel-kasan:
 	kernel/build --flavour kasan $(if $(filter 1,$(ASIS)),--asis)
+
+# The unpatched base kernel, for comparisons (build/kernel-base-test).
+kernel-base:
+	kernel/build --base
 
 patches:
 	kernel/build --export
@@ -133,6 +141,24 @@ check:
 	tests/ownertop/host.sh
 	tests/vm/run --kernel $(BZIMAGE) --kmemleak --edu 2 $(VMFLAGS) -- \
 		tests/run-suite
+
+# The benchmark (tests/bench/run): the patched kernel, then the base kernel,
+# each booted once. A full run (about 15 min in the VMs under emulation)
+# also refreshes docs/bench/, the plot and data the README shows; with
+# BENCH_QUICK=1 (a few minutes) results stay in build/bench.
+BENCH_QUICK ?=
+BENCH_DOCS = docs/bench
+bench:
+	$(MAKE) kernel
+	$(MAKE) kernel-base
+	$(MAKE) tests
+ifeq ($(BENCH_QUICK),1)
+	tests/bench/run -q -o build/bench -- $(VMFLAGS)
+else
+	tests/bench/run -o build/bench -p $(BENCH_DOCS)/bench.png -- $(VMFLAGS)
+	cp build/bench/results.csv build/bench/results.txt build/bench/raw.csv \
+		build/bench/pahole.txt $(BENCH_DOCS)/
+endif
 
 clean:
 	rm -rf build/tests build/vm

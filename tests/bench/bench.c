@@ -29,6 +29,8 @@
  *             the same three, and change_ref: the change of owner of 8
  *             mappings of 4 MiB in all on the first edu device, measured
  *             in the same rounds, to compare bytes side by side
+ *   anatomy   where the time of a hand-off of 4096 mappings goes, from
+ *             differences of variants: see section_anatomy()
  *   mdev      a mediated device's kernel thread pins pages in a loop while
  *             the owner of its container's mappings changes back and
  *             forth (patched; vfio_test_mdev.ko must be loaded): for each
@@ -43,7 +45,7 @@
  * round to round; times come from clock_gettime(CLOCK_MONOTONIC).
  *
  * Output: "# " progress and summary lines, and one line per sample,
- *   RAW,<kernel>,<section>,<x>,<variant>,<round>,<ns>
+ *   RAW,<kernel>,<section>,<x>,<variant>,<round>,<unit>,<ns>
  * where x is the number of mappings (count, mdev, trace, ownertop) or of
  * bytes (bytes).  Times under emulation (TCG) only compare with each other.
  *
@@ -100,7 +102,7 @@ _Static_assert(UNMAP_FLAG_ALL == VFIO_DMA_UNMAP_FLAG_ALL, "uapi");
 #define MAX_COUNT	65535		/* type1's default dma_entry_limit */
 #define BYTES_MAPS	8		/* mappings of the bytes section */
 #define TRACE_MAPS	1024		/* mappings handed off in trace */
-#define CALIB_CALLS	20000
+#define CALIB_CALLS	5000
 #define IOVA_LOW	(16 * MiB)	/* the trace section's map+unmap page */
 #define IOVA_SET	(1 * GiB)	/* the mappings of a set start here */
 #define IOVA_BIG	(4 * GiB)	/* the bytes section's big set */
@@ -134,11 +136,12 @@ static uint64_t now_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
+/* One sample: unit UNIT of round ROUND of VARIANT. */
 static void raw(const char *section, unsigned long long x,
-		const char *variant, int round, uint64_t ns)
+		const char *variant, int round, int unit, uint64_t ns)
 {
-	printf("RAW,%s,%s,%llu,%s,%d,%llu\n", kernel, section, x, variant,
-	       round, (unsigned long long)ns);
+	printf("RAW,%s,%s,%llu,%s,%d,%d,%llu\n", kernel, section, x, variant,
+	       round, unit, (unsigned long long)ns);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -148,15 +151,15 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static double median_of(double *v, int n);
+
+/* The median of N values, left as they are. */
 static double median(const double *v, int n)
 {
 	double s[2 * MAX_ROUNDS];
 
-	if (n <= 0)
-		return 0;
 	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	return median_of(s, n);
 }
 
 /* The median over rounds of a[r] / b[r]. */
@@ -428,10 +431,13 @@ static void us_row(const char *fmt, ...)
  * a row, in an order that rotates from block to block (A B C, B C A, ...),
  * so that every variant sees the same moments of a loaded host.  enter()
  * and leave() run around each block of a variant, untimed.  A round's
- * result is the mean over its units; each is printed as a RAW line.
+ * result is the median of its units (a unit the host preempted does not
+ * count more than any other).  Every unit is printed as a RAW line at the
+ * end of its round, out of the timed part.
  */
 #define MAX_OUT		3
-#define MAX_VARIANTS	4
+#define MAX_VARIANTS	5
+#define MAX_UNITS	1024		/* per variant and round */
 
 struct variant {
 	const char *out[MAX_OUT];	/* RAW names, NULL: not printed */
@@ -443,38 +449,55 @@ struct variant {
 	double res[MAX_OUT][MAX_ROUNDS];	/* per round */
 };
 
+static double median_of(double *v, int n)
+{
+	if (n <= 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void measure(const char *section, unsigned long long x,
 		    struct variant *v, int nv, int nr, int blocks)
 {
-	double sum[MAX_VARIANTS][MAX_OUT], ns[MAX_OUT];
-	int r, b, k, i, j, reps;
+	static double units[MAX_VARIANTS][MAX_OUT][MAX_UNITS];
+	int r, b, k, i, j, reps, n[MAX_VARIANTS];
+	double ns[MAX_OUT];
 
+	if (nv > MAX_VARIANTS)
+		die("%d variants: at most %d", nv, MAX_VARIANTS);
 	for (r = 0; r < nr; r++) {
-		memset(sum, 0, sizeof(sum));
+		memset(n, 0, sizeof(n));
 		for (b = 0; b < blocks; b++) {
 			for (k = 0; k < nv; k++) {
 				struct variant *w = &v[(r + b + k) % nv];
+				int vi = w - v;
 
 				reps = w->reps ? w->reps : 1;
+				if (blocks * reps > MAX_UNITS)
+					die("%d units per round: at most %d",
+					    blocks * reps, MAX_UNITS);
 				if (w->enter)
 					w->enter(w->arg);
 				for (j = 0; j < reps; j++) {
 					memset(ns, 0, sizeof(ns));
 					w->unit(w->arg, ns);
 					for (i = 0; i < MAX_OUT; i++)
-						sum[w - v][i] += ns[i];
+						units[vi][i][n[vi]] = ns[i];
+					n[vi]++;
 				}
 				if (w->leave)
 					w->leave(w->arg);
 			}
 		}
 		for (k = 0; k < nv; k++) {
-			reps = v[k].reps ? v[k].reps : 1;
 			for (i = 0; i < MAX_OUT; i++) {
-				v[k].res[i][r] = sum[k][i] / (blocks * reps);
-				if (v[k].out[i])
-					raw(section, x, v[k].out[i], r,
-					    v[k].res[i][r]);
+				if (!v[k].out[i])
+					continue;
+				for (j = 0; j < n[k]; j++)
+					raw(section, x, v[k].out[i], r, j,
+					    units[k][i][j]);
+				v[k].res[i][r] = median_of(units[k][i], n[k]);
 			}
 		}
 	}
@@ -591,9 +614,9 @@ static void section_bytes(void)
 	struct variant v[4] = {
 		CALIB_VARIANT("calib"),
 		{ .out = { "handoff", patched ? "change" : NULL },
-		  .unit = unit_handoff, .arg = &hb, .reps = 4 },
+		  .unit = unit_handoff, .arg = &hb, .reps = 8 },
 		{ .out = { "handoff_ref", patched ? "change_ref" : NULL },
-		  .unit = unit_handoff, .arg = &hr, .reps = 4 },
+		  .unit = unit_handoff, .arg = &hr, .reps = 8 },
 		{ .out = { "remap" }, .unit = unit_remap, .arg = big },
 	};
 
@@ -652,6 +675,141 @@ static void section_bytes(void)
 	munmap(ref->vaddr, 4 * MiB);
 	edu_close(edu_big);
 	edu_close(edu_ref);
+}
+
+/* ----------------------------------------------------- section anatomy */
+
+/* Stage every vaddr of S as it is: 0 or -errno. */
+static int stage_all(const struct mapset *s)
+{
+	unsigned long i;
+	int ret = 0;
+
+	for (i = 0; i < s->n && !ret; i++)
+		ret = vfio_dma_map_flags(s->container, s->vaddr + i * s->size,
+					 s->iova + i * s->size, s->size,
+					 MAP_FLAG_VADDR);
+	return ret;
+}
+
+static void change_self(const struct mapset *s)
+{
+	if (ioctl(s->container, CHANGE_DMA_OWNER))
+		die("VFIO_CHANGE_DMA_OWNER by the owner: %s", strerror(errno));
+}
+
+/* The owner stages every vaddr as it is (then applies them, untimed). */
+static void unit_stage(void *arg, double *ns)
+{
+	const struct mapset *s = arg;
+	uint64_t t = now_ns();
+
+	if (stage_all(s))
+		die("staging: %s", strerror(errno));
+	ns[0] = now_ns() - t;
+	change_self(s);
+}
+
+/* The owner changes the owner to itself, nothing staged. */
+static void unit_change_self(void *arg, double *ns)
+{
+	const struct mapset *s = arg;
+	uint64_t t = now_ns();
+
+	change_self(s);
+	ns[0] = now_ns() - t;
+}
+
+/* The same with every vaddr staged (untimed): they are all checked. */
+static void unit_change_self_staged(void *arg, double *ns)
+{
+	const struct mapset *s = arg;
+	uint64_t t;
+
+	if (stage_all(s))
+		die("staging: %s", strerror(errno));
+	t = now_ns();
+	change_self(s);
+	ns[0] = now_ns() - t;
+}
+
+/* Base: the old flow by the process that already owns the mappings. */
+static void unit_old_self(void *arg, double *ns)
+{
+	struct take t;
+
+	if (take_over(arg, &t))
+		die("the old flow by the owner: %s", strerror(errno));
+	ns[0] = t.total;
+}
+
+/*
+ * Where the time of a hand-off goes, per mapping, from differences of
+ * variants timed side by side (no probe in the kernel, whose cost under
+ * emulation would swamp what it measures):
+ *   patched: stage (the staging ioctls), change_self (the owner changes
+ *   to itself, nothing staged: the fixed part and the walks over the
+ *   mappings), change_self_staged (the same with every vaddr staged: plus
+ *   checking that each maps the same memory), change (to another process:
+ *   plus moving locked_vm and the references)
+ *   base: old_self (the old flow by the owner: no locked_vm moves) and
+ *   handoff (to another process: locked_vm moves, mapping by mapping)
+ */
+static void section_anatomy(void)
+{
+	unsigned long n = quick ? 1024 : 4096;
+	int nr = nrounds(7, 3);
+	struct vfio_edu *edu = edu_open(0);
+	struct mapset *s = &sets[0];
+	struct handoff_arg h;
+	struct take to, back;
+	struct peer p;
+	struct variant vp[5] = {
+		CALIB_VARIANT("calib"),
+		{ .out = { "stage" }, .unit = unit_stage, .arg = s },
+		{ .out = { "change_self" }, .unit = unit_change_self, .arg = s },
+		{ .out = { "change_self_staged" },
+		  .unit = unit_change_self_staged, .arg = s },
+		{ .out = { "handoff", "change" }, .unit = unit_handoff,
+		  .arg = &h },
+	};
+	struct variant vb[3] = {
+		CALIB_VARIANT("calib"),
+		{ .out = { "old_self" }, .unit = unit_old_self, .arg = s },
+		{ .out = { "handoff" }, .unit = unit_handoff, .arg = &h },
+	};
+
+	*s = (struct mapset){
+		.container = edu->container,
+		.vaddr = buffer(n * PAGE),
+		.iova = IOVA_SET,
+		.n = n,
+		.size = PAGE,
+		.pins = true,
+	};
+	if (map_range(s, 0, n))
+		die("mapping %lu pages", n);
+	peer_start(&p);
+	h = (struct handoff_arg){ .peer = &p, .set = 0 };
+	handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+	us_row("anatomy: %lu mappings of 4 KiB, %d rounds", n, nr);
+	if (patched) {
+		measure("anatomy", n, vp, 5, nr, 1);
+		us_row("anatomy: per mapping: stage %.2f us, change to itself %.2f us, with all staged %.2f us, to another process %.2f us",
+		       median(vp[1].res[0], nr) / n / 1e3,
+		       median(vp[2].res[0], nr) / n / 1e3,
+		       median(vp[3].res[0], nr) / n / 1e3,
+		       median(vp[4].res[1], nr) / n / 1e3);
+	} else {
+		measure("anatomy", n, vb, 3, nr, 1);
+		us_row("anatomy: per mapping: old flow by the owner %.2f us, to another process %.2f us",
+		       median(vb[1].res[0], nr) / n / 1e3,
+		       median(vb[2].res[0], nr) / n / 1e3);
+	}
+	peer_stop(&p);
+	unmap_all(s);
+	munmap(s->vaddr, n * PAGE);
+	edu_close(edu);
 }
 
 /* -------------------------------------------------------- section mdev */
@@ -791,11 +949,11 @@ static void section_mdev(void)
 			uint64_t w = longest_pin(&pin, from, &t[k],
 						 &overlapping);
 
-			raw("mdev", n, "change", 2 * r + k, t[k].change);
-			raw("mdev", n, "pins", 2 * r + k, overlapping);
+			raw("mdev", n, "change", r, k, t[k].change);
+			raw("mdev", n, "pins", r, k, overlapping);
 			if (!overlapping)
 				continue;	/* no pin to judge by */
-			raw("mdev", n, "pin_wait", 2 * r + k, w);
+			raw("mdev", n, "pin_wait", r, k, w);
 			chg[nc] = t[k].change;
 			wait[nc++] = w;
 		}
@@ -1020,8 +1178,8 @@ static void ownertop_bpf_time(struct ot_arg *o, int pairs)
 	if (runs1 - runs0 != 2 * (uint64_t)pairs)
 		die("ownertop's map and unmap programs ran %llu times for %d pairs",
 		    (unsigned long long)(runs1 - runs0), pairs);
-	raw("ownertop", TRACE_MAPS, "map_unmap_stats", 0, t);
-	raw("ownertop", TRACE_MAPS, "bpf_per_pair", 0,
+	raw("ownertop", TRACE_MAPS, "map_unmap_stats", 0, 0, t);
+	raw("ownertop", TRACE_MAPS, "bpf_per_pair", 0, 0,
 	    (double)(ns1 - ns0) / pairs);
 	us_row("ownertop: with BPF statistics on, map+unmap %.1f us, of which its BPF programs %.1f us",
 	       t / 1e3, (double)(ns1 - ns0) / pairs / 1e3);
@@ -1169,7 +1327,7 @@ static void section_switch(const char *section)
 /* ---------------------------------------------------------------- main */
 
 static const char *const sections[] = {
-	"count", "bytes", "mdev", "trace", "ownertop",
+	"count", "bytes", "anatomy", "mdev", "trace", "ownertop",
 };
 #define NSECTIONS	((int)(sizeof(sections) / sizeof(sections[0])))
 
@@ -1181,6 +1339,8 @@ static void run(const char *name)
 		section_count();
 	else if (!strcmp(name, "bytes"))
 		section_bytes();
+	else if (!strcmp(name, "anatomy"))
+		section_anatomy();
 	else if (!strcmp(name, "mdev"))
 		section_mdev();
 	else
@@ -1199,9 +1359,10 @@ static void usage(FILE *f)
 		"  -o, --ownertop PATH  vfio-ownertop (default %s)\n"
 		"  -h, --help           this help\n"
 		"\n"
-		"Sections: count bytes mdev trace ownertop (default: all).\n"
-		"Prints RAW,<kernel>,<section>,<x>,<variant>,<round>,<ns> lines;\n"
-		"tests/bench/report makes tables of them.  Run by make bench.\n",
+		"Sections: count bytes anatomy mdev trace ownertop (default: all).\n"
+		"Prints RAW,<kernel>,<section>,<x>,<variant>,<round>,<unit>,<ns>\n"
+		"lines, one per sample; tests/bench/report makes tables of them.\n"
+		"Run by make bench (tests/bench/run).\n",
 		MAX_ROUNDS, ownertop);
 }
 

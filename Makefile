@@ -32,12 +32,14 @@ KBUILD_FLAGS = --flavour $(FLAVOUR) $(if $(filter 1,$(ASIS)),--asis)
 TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
 	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench \
-	bench/bench
+	reliability/fail_nth reliability/fuzz_args bench/bench
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
 owner/mdev_owner_test_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
+reliability/fail_nth_SRCS := tests/reliability/cstate.c tests/owner/owner.c
+reliability/fuzz_args_SRCS := tests/reliability/cstate.c
 bench/bench_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
@@ -51,7 +53,7 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 export CMD
 
 .PHONY: all help kernel kernel-kasan kernel-base patches patches-check lint tests ownertop vm check \
-	demo bench clean \
+	check-kasan demo bench clean \
 	$(TEST_SUBDIRS)
 
 all: tests
@@ -60,7 +62,7 @@ help:
 	@sed -n 's/^# \{0,1\}//; 3,7p' Makefile
 	@echo
 	@echo "Targets: kernel kernel-kasan kernel-base patches patches-check lint tests vm check"
-	@echo "         demo bench clean"
+	@echo "         check-kasan demo bench clean"
 	@echo "Variables: FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) ASIS=1 CMD=... VMFLAGS=..."
 	@echo "  BENCH_QUICK=1: make bench in a few minutes, results in build/bench only"
 	@echo "  KSRC=$(KSRC)"
@@ -142,6 +144,22 @@ check:
 	tests/vm/run --kernel $(BZIMAGE) --kmemleak --edu 2 $(VMFLAGS) -- \
 		tests/run-suite
 
+# The whole suite again on the KASAN flavour of the test kernel (built in
+# its own directory; it shares the compiler cache). The test programs are the
+# same; the test mdev module is built for that kernel from a copy of its
+# sources, as kbuild builds an external module where its sources are.
+KASAN_DIR = build/kernel-kasan
+MDEV_KASAN = build/mdev-kasan
+check-kasan:
+	$(MAKE) kernel-kasan
+	$(MAKE) tests
+	@mkdir -p $(MDEV_KASAN)
+	cp -p tests/mdev/Kbuild tests/mdev/vfio_test_mdev.c tests/mdev/vfio_test_mdev.h $(MDEV_KASAN)/
+	$(MAKE) -C $(MDEV_KASAN) -f $(abspath tests/mdev/Makefile) modules KDIR=$(abspath $(KASAN_DIR))
+	VDO_MDEV_KO=$(MDEV_KASAN)/vfio_test_mdev.ko \
+	tests/vm/run --kernel $(KASAN_DIR)/arch/x86/boot/bzImage --kmemleak --edu 2 \
+		--log build/vm/kasan.log --timeout 3000 $(VMFLAGS) -- tests/run-suite
+
 # The benchmark (tests/bench/run): the patched kernel, then the base kernel,
 # each booted once. A full run (about 15 min in the VMs under emulation)
 # also refreshes docs/bench/, the plot and data the README shows; with
@@ -161,5 +179,5 @@ else
 endif
 
 clean:
-	rm -rf build/tests build/vm
+	rm -rf build/tests build/vm $(MDEV_KASAN)
 	$(foreach d,$(TEST_SUBDIRS),$(MAKE) -C tests/$(d) KDIR=$(abspath $(KDIR)) clean;)

@@ -133,6 +133,33 @@ reserve(struct vo_container_stats *cs, __u32 kind, __u32 iommu_id,
 	return e;
 }
 
+/*
+ * Maps, unmaps and stagings come by the thousand when a VMM starts or hands
+ * its mappings over: waking the reader for each would cost more than the
+ * event itself.  They are submitted without a wakeup, user space drains the
+ * ring at each refresh, and only a ring filled past a quarter wakes it
+ * early.  The rare events (owner changes, closes, denied pins) wake it as
+ * soon as they happen.
+ */
+static __always_inline void submit_bulk(struct vo_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	    VO_RINGBUF_BYTES / 4)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+/*
+ * A plain submit wakes the reader only when the ring was empty before the
+ * record: with bulk records waiting unread it would not, so force it.
+ */
+static __always_inline void submit_now(struct vo_event *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
 static __always_inline int on_dma(__u32 kind, __u32 iommu_id, pid_t tgid,
 				  pid_t owner_tgid, __u64 iova, __u64 size,
 				  __u64 vaddr, __u64 pages, __u32 nr, int ret)
@@ -167,7 +194,7 @@ static __always_inline int on_dma(__u32 kind, __u32 iommu_id, pid_t tgid,
 	e->dma.size = size;
 	e->dma.vaddr = vaddr;
 	e->dma.pages = pages;
-	bpf_ringbuf_submit(e, 0);
+	submit_bulk(e);
 	return 0;
 }
 
@@ -196,7 +223,7 @@ static __always_inline int on_stage(__u32 iommu_id, pid_t tgid, __u64 iova,
 	e->stage.size = size;
 	e->stage.old_vaddr = old_vaddr;
 	e->stage.new_vaddr = new_vaddr;
-	bpf_ringbuf_submit(e, 0);
+	submit_bulk(e);
 	return 0;
 }
 
@@ -241,7 +268,7 @@ static __always_inline int on_change(__u32 iommu_id, pid_t old_tgid,
 				  sizeof(e->change.old_comm), old_comm);
 	bpf_probe_read_kernel_str(e->change.new_comm,
 				  sizeof(e->change.new_comm), new_comm);
-	bpf_ringbuf_submit(e, 0);
+	submit_now(e);
 	return 0;
 }
 
@@ -282,7 +309,7 @@ static __always_inline int on_move(__u32 iommu_id, pid_t old_tgid,
 	e->move.new_locked_vm = new_locked_vm;
 	e->move.new_limit = new_limit;
 	e->move.lock_cap = lock_cap;
-	bpf_ringbuf_submit(e, 0);
+	submit_now(e);
 	return 0;
 }
 
@@ -311,7 +338,7 @@ static __always_inline int on_close(__u32 iommu_id, pid_t owner_tgid,
 	e->close.reason = reason;
 	e->close.nr_dmas = nr_dmas;
 	e->close.pages = pages;
-	bpf_ringbuf_submit(e, 0);
+	submit_now(e);
 	return 0;
 }
 
@@ -336,7 +363,7 @@ static __always_inline int on_denied(__u32 iommu_id, pid_t tgid,
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->denied.owner_tgid = owner_tgid;
 	e->denied.op = op;
-	bpf_ringbuf_submit(e, 0);
+	submit_now(e);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * edu_dma - the test bed itself: vfio type1 maps a memfd buffer for QEMU's
  * edu device, the device's DMA reaches those pages through the IOMMU and
  * nothing else, and the counters later tests judge by (VmLck, FOLL_PIN
- * pages) move by exactly the size of the mapping and come back on unmap.
+ * pages) move by exactly the size of the mapping and come back on unmap,
+ * whatever the end of the range unmapped.
  *
  * Runs in the test VM: tests/vm/run -- build/tests/foundation/edu_dma
  */
@@ -154,6 +155,39 @@ TEST_F(edu, no_dma_outside_mappings)
 	ASSERT_EQ(0, edu_dma_to_ram(&self->edu, 0, BUF_IOVA + PAGE, XFER));
 	ASSERT_EQ(0, edu_dma_to_ram(&self->edu, 0, UNMAPPED_IOVA, XFER));
 	EXPECT_EQ(-1, first_not(self->buf, BUF_SIZE, 0x5a));
+}
+
+/*
+ * An unmap whose range ends at the top of the IOVA space (its last IOVA is
+ * 2^64 - 1) unmaps every mapping from its start: pins and VmLck come back
+ * and the reported size says so. One byte short of the top is the same.
+ */
+TEST_F(edu, unmap_to_the_top)
+{
+	long long pins_before = pinned_pages();
+	long vmlck_before = proc_vmlck_kb(0);
+	int i;
+
+	ASSERT_LE(0, pins_before);
+	ASSERT_LE(0, vmlck_before);
+	memset(self->buf, 1, BUF_SIZE);
+	for (i = 0; i < 2; i++) {
+		/* size = 2^64 - BUF_IOVA, then a page less */
+		uint64_t size = -(uint64_t)BUF_IOVA - (uint64_t)i * PAGE;
+
+		ASSERT_EQ(0, vfio_dma_map(self->edu.container, self->buf,
+					  BUF_IOVA, BUF_SIZE));
+		EXPECT_EQ(pins_before + BUF_SIZE / PAGE, pinned_pages());
+		EXPECT_EQ(BUF_SIZE, vfio_dma_unmap(self->edu.container,
+						   BUF_IOVA, size)) {
+			TH_LOG("unmap [%#lx, +%#llx) left the mapping",
+			       BUF_IOVA, (unsigned long long)size);
+		}
+		EXPECT_EQ(pins_before, pinned_pages());
+		EXPECT_EQ(vmlck_before, proc_vmlck_kb(0));
+		/* Whatever happened, leave nothing mapped. */
+		vfio_dma_unmap(self->edu.container, BUF_IOVA, BUF_SIZE);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -181,8 +181,25 @@ static void vtm_release(struct vtm_state *vtm, unsigned long pfn)
 	}
 }
 
+/*
+ * Make the @n-th fault site the current thread reaches fail (@n > 0), or
+ * stop (@n == 0) and return what was left of the count: 0 once injected.
+ */
+static unsigned int vtm_fail_nth(unsigned int n)
+{
+	unsigned int left = 0;
+
+#ifdef CONFIG_FAULT_INJECTION
+	left = READ_ONCE(current->fail_nth);
+	WRITE_ONCE(current->fail_nth, n);
+#endif
+	return left;
+}
+
+/* PIN, and PIN_FAIL_NTH with fault injection around vfio_pin_pages(). */
 static int vtm_op_pin(struct vtm_state *vtm, struct vfio_test_mdev_op *op)
 {
+	bool inject = op->op == VFIO_TEST_MDEV_PIN_FAIL_NTH;
 	unsigned long first = op->iova >> PAGE_SHIFT;
 	struct page **pages;
 	int ret, held, err = 0;
@@ -197,8 +214,12 @@ static int vtm_op_pin(struct vtm_state *vtm, struct vfio_test_mdev_op *op)
 	mutex_unlock(&vtm->lock);
 
 	start = ktime_get_ns();
+	if (inject)
+		vtm_fail_nth(op->len);
 	ret = vfio_pin_pages(&vtm->vdev, op->iova, op->npage,
 			     IOMMU_READ | IOMMU_WRITE, pages);
+	if (inject)
+		op->len = vtm_fail_nth(0);
 	op->wait_ns = ktime_get_ns() - start;
 
 	mutex_lock(&vtm->lock);
@@ -296,6 +317,7 @@ static void vtm_work(struct work_struct *work)
 
 	switch (op->op) {
 	case VFIO_TEST_MDEV_PIN:
+	case VFIO_TEST_MDEV_PIN_FAIL_NTH:
 		op->result = vtm_op_pin(vtm, op);
 		break;
 	case VFIO_TEST_MDEV_UNPIN:
@@ -329,6 +351,15 @@ static long vtm_check_op(struct vfio_test_mdev_op *op)
 	case VFIO_TEST_MDEV_PIN:
 	case VFIO_TEST_MDEV_UNPIN:
 		if (!op->npage || op->npage > VFIO_TEST_MDEV_MAX_PIN ||
+		    !PAGE_ALIGNED(op->iova) ||
+		    op->iova + ((u64)op->npage << PAGE_SHIFT) - 1 < op->iova)
+			return -EINVAL;
+		return 0;
+	case VFIO_TEST_MDEV_PIN_FAIL_NTH:
+		if (!IS_ENABLED(CONFIG_FAULT_INJECTION))
+			return -EOPNOTSUPP;
+		if (!op->len || !op->npage ||
+		    op->npage > VFIO_TEST_MDEV_MAX_PIN ||
 		    !PAGE_ALIGNED(op->iova) ||
 		    op->iova + ((u64)op->npage << PAGE_SHIFT) - 1 < op->iova)
 			return -EINVAL;

@@ -93,6 +93,15 @@
  *	does not hold the page.
  * VFIO_TEST_MDEV_READ_PINNED: the same, reading the pinned page into the
  *	caller's buffer.
+ * VFIO_TEST_MDEV_PIN_FAIL_NTH: PIN, with fault injection in the kernel
+ *	thread that pins, where the caller's own fail-nth cannot reach: the
+ *	thread sets its fail-nth count to len right before vfio_pin_pages()
+ *	and back to 0 right after, so that the len-th fault site (failslab,
+ *	fail_page_alloc) that call reaches fails, as if len had been written
+ *	to the thread's /proc/PID/task/TID/fail-nth.  len must be at least 1.
+ *	On return len holds what was left of the count: 0 if the fault was
+ *	injected.  result: as for PIN.  The ioctl fails with EOPNOTSUPP on
+ *	a kernel without CONFIG_FAULT_INJECTION.
  *
  * wait_ns: for PIN, UNPIN, READ and WRITE, the time in nanoseconds that the
  * vfio_pin_pages(), vfio_unpin_pages() or vfio_dma_rw() call took, measured
@@ -115,9 +124,11 @@ struct vfio_test_mdev_op {
 #define VFIO_TEST_MDEV_PIN_COUNT	5
 #define VFIO_TEST_MDEV_WRITE_PINNED	6
 #define VFIO_TEST_MDEV_READ_PINNED	7
+#define VFIO_TEST_MDEV_PIN_FAIL_NTH	8
 	__u64	iova;		/* IO virtual address */
 	__u32	npage;		/* PIN, UNPIN: number of pages */
-	__u32	len;		/* READ, WRITE, *_PINNED: number of bytes */
+	__u32	len;		/* READ, WRITE, *_PINNED: number of bytes;
+				 * PIN_FAIL_NTH: in/out fail-nth count */
 	__u64	data;		/* READ, WRITE, *_PINNED: user buffer */
 	__s32	result;		/* out: see above */
 	__u32	pad;		/* out: 0 */

@@ -29,8 +29,8 @@
  *             the same three, and change_ref: the change of owner of 8
  *             mappings of 4 MiB in all on the first edu device, measured
  *             in the same rounds, to compare bytes side by side
- *   anatomy   where the time of a hand-off of 4096 mappings goes, from
- *             differences of variants: see section_anatomy()
+ *   anatomy   where the time of a hand-off of 1 and 4096 mappings goes,
+ *             from differences of variants: see section_anatomy()
  *   mdev      a mediated device's kernel thread pins pages in a loop while
  *             the owner of its container's mappings changes back and
  *             forth (patched; vfio_test_mdev.ko must be loaded): for each
@@ -540,7 +540,7 @@ static void section_count(void)
 					      MAX_COUNT };
 	static const unsigned long fast[] = { 1, 256, 4096 };
 	const unsigned long *counts = quick ? fast : full;
-	int ncounts = quick ? 3 : 7, nr = nrounds(7, 3), i;
+	int ncounts = quick ? 3 : 7, nr = nrounds(9, 3), i;
 	unsigned long max = counts[ncounts - 1], done = 0;
 	struct vfio_edu *edu = edu_open(0);
 	struct mapset *s = &sets[0];
@@ -605,7 +605,7 @@ static void section_bytes(void)
 						   64 * MiB, 256 * MiB, GiB };
 	static const unsigned long long fast[] = { 4 * MiB, 64 * MiB };
 	const unsigned long long *sizes = quick ? fast : full;
-	int nsizes = quick ? 2 : 5, nr = nrounds(7, 3), i;
+	int nsizes = quick ? 2 : 5, nr = nrounds(9, 3), i;
 	struct vfio_edu *edu_ref, *edu_big;
 	struct mapset *ref = &sets[0], *big = &sets[1];
 	struct handoff_arg hb, hr;
@@ -757,8 +757,8 @@ static void unit_old_self(void *arg, double *ns)
  */
 static void section_anatomy(void)
 {
-	unsigned long n = quick ? 1024 : 4096;
-	int nr = nrounds(7, 3);
+	unsigned long sizes[2] = { 1, quick ? 1024 : 4096 }, n;
+	int nr = nrounds(9, 3), i;
 	struct vfio_edu *edu = edu_open(0);
 	struct mapset *s = &sets[0];
 	struct handoff_arg h;
@@ -781,34 +781,37 @@ static void section_anatomy(void)
 
 	*s = (struct mapset){
 		.container = edu->container,
-		.vaddr = buffer(n * PAGE),
+		.vaddr = buffer(sizes[1] * PAGE),
 		.iova = IOVA_SET,
-		.n = n,
 		.size = PAGE,
 		.pins = true,
 	};
-	if (map_range(s, 0, n))
-		die("mapping %lu pages", n);
-	peer_start(&p);
-	h = (struct handoff_arg){ .peer = &p, .set = 0 };
-	handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
-	us_row("anatomy: %lu mappings of 4 KiB, %d rounds", n, nr);
-	if (patched) {
-		measure("anatomy", n, vp, 5, nr, 1);
-		us_row("anatomy: per mapping: stage %.2f us, change to itself %.2f us, with all staged %.2f us, to another process %.2f us",
-		       median(vp[1].res[0], nr) / n / 1e3,
-		       median(vp[2].res[0], nr) / n / 1e3,
-		       median(vp[3].res[0], nr) / n / 1e3,
-		       median(vp[4].res[1], nr) / n / 1e3);
-	} else {
-		measure("anatomy", n, vb, 3, nr, 1);
-		us_row("anatomy: per mapping: old flow by the owner %.2f us, to another process %.2f us",
-		       median(vb[1].res[0], nr) / n / 1e3,
-		       median(vb[2].res[0], nr) / n / 1e3);
+	us_row("anatomy: 1 and %lu mappings of 4 KiB, %d rounds", sizes[1], nr);
+	for (i = 0; i < 2; i++) {
+		n = sizes[i];
+		if (map_range(s, s->n, n))
+			die("mapping %lu pages", n);
+		s->n = n;
+		peer_start(&p);
+		h = (struct handoff_arg){ .peer = &p, .set = 0 };
+		handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+		if (patched) {
+			measure("anatomy", n, vp, 5, nr, n == 1 ? 32 : 1);
+			us_row("anatomy: %lu: stage %.1f us, change to itself %.1f us, with all staged %.1f us, to another process %.1f us",
+			       n, median(vp[1].res[0], nr) / 1e3,
+			       median(vp[2].res[0], nr) / 1e3,
+			       median(vp[3].res[0], nr) / 1e3,
+			       median(vp[4].res[1], nr) / 1e3);
+		} else {
+			measure("anatomy", n, vb, 3, nr, n == 1 ? 32 : 1);
+			us_row("anatomy: %lu: old flow by the owner %.1f us, to another process %.1f us",
+			       n, median(vb[1].res[0], nr) / 1e3,
+			       median(vb[2].res[0], nr) / 1e3);
+		}
+		peer_stop(&p);
 	}
-	peer_stop(&p);
 	unmap_all(s);
-	munmap(s->vaddr, n * PAGE);
+	munmap(s->vaddr, sizes[1] * PAGE);
 	edu_close(edu);
 }
 
@@ -898,7 +901,7 @@ static uint64_t longest_pin(struct pinner *p, unsigned long from,
 static void section_mdev(void)
 {
 	unsigned long n = quick ? 2048 : 16384;
-	int nr = nrounds(7, 3), r, k, overlapping, nc = 0;
+	int nr = nrounds(9, 3), r, k, overlapping, nc = 0;
 	double chg[2 * MAX_ROUNDS], wait[2 * MAX_ROUNDS];
 	struct pinner pin = { 0 };
 	struct mapset *s = &sets[0];
@@ -1260,7 +1263,7 @@ static void section_switch(const char *section)
 		};
 
 		nv = patched ? 3 : 2;
-		nr = nrounds(9, 3);
+		nr = nrounds(15, 3);
 		us_row("trace: %d rounds of blocks of %d map+unmap pairs, then of hand-offs of %d mappings, %s",
 		       nr, pairs, TRACE_MAPS,
 		       patched ? "vfio_type1 events off and on" :
@@ -1300,7 +1303,7 @@ static void section_switch(const char *section)
 		oa[1] = oa[0];
 		oa[2] = oa[0];
 		oa[2].stopped = true;
-		nr = nrounds(7, 2);
+		nr = nrounds(9, 2);
 		us_row("ownertop: %d rounds of %d map+unmap pairs and a hand-off of %d mappings, with vfio-ownertop -b not running (off), running (on), attached but stopped (stopped)",
 		       nr, pairs, TRACE_MAPS);
 		measure(section, TRACE_MAPS, v, 3, nr, 1);

@@ -113,6 +113,7 @@ static bool patched;
 static bool quick;
 static int rounds;			/* 0: each section's default */
 static const char *ownertop = "build/ownertop/vfio-ownertop";
+static long peer_vmas;			/* --peer-vmas: more vmas in the peer */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
@@ -301,11 +302,31 @@ struct peer_res {
 	struct take t;
 };
 
+/*
+ * Give the peer N more vmas: single pages whose protections alternate, so
+ * that they do not merge (a VMM has hundreds of vmas, a test program few).
+ */
+static void add_vmas(long n)
+{
+	char *p;
+	long i;
+
+	if (!n)
+		return;
+	p = mmap(NULL, n * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		die("mmap of %ld pages: %s", n, strerror(errno));
+	for (i = 0; i < n; i += 2)
+		if (mprotect(p + i * PAGE, PAGE, PROT_READ | PROT_WRITE))
+			die("mprotect: %s", strerror(errno));
+}
+
 static void peer_loop(int cmd, int res)
 {
 	struct peer_res r;
 	int set;
 
+	add_vmas(peer_vmas);
 	while (read(cmd, &set, sizeof(set)) == sizeof(set)) {
 		memset(&r, 0, sizeof(r));
 		r.ret = take_over(&sets[set], &r.t);
@@ -1360,6 +1381,7 @@ static void usage(FILE *f)
 		"  -q, --quick          fewer sizes, rounds and iterations\n"
 		"  -r, --rounds N       rounds of every section (1 to %d)\n"
 		"  -o, --ownertop PATH  vfio-ownertop (default %s)\n"
+		"  -V, --peer-vmas N    give the peer process N more vmas\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"Sections: count bytes anatomy mdev trace ownertop (default: all).\n"
@@ -1375,6 +1397,7 @@ int main(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "ownertop", required_argument, NULL, 'o' },
+		{ "peer-vmas", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -1383,7 +1406,7 @@ int main(int argc, char **argv)
 	int opt, i, j, ext;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "qr:o:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "qr:o:V:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'q':
 			quick = true;
@@ -1399,6 +1422,15 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			ownertop = optarg;
+			break;
+		case 'V':
+			errno = 0;
+			peer_vmas = strtol(optarg, &end, 10);
+			if (errno || *end || peer_vmas < 0 || peer_vmas > 60000) {
+				fprintf(stderr, "bench: --peer-vmas wants 0 to 60000, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);

@@ -82,10 +82,10 @@
 #define EXT_UPDATE_VADDR	10	/* base: VFIO_UPDATE_VADDR */
 #define EXT_DMA_OWNER		11	/* patched: VFIO_DMA_OWNER */
 #define CHANGE_DMA_OWNER	_IO(VFIO_TYPE, VFIO_BASE + 22)
-#define MAP_FLAG_RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
-#define MAP_FLAG_VADDR		(1 << 2)	/* both: new (base) or staged vaddr */
-#define UNMAP_FLAG_ALL		(1 << 1)	/* VFIO_DMA_UNMAP_FLAG_ALL */
-#define UNMAP_FLAG_VADDR	(1 << 2)	/* base only: invalidate vaddrs */
+/* Both: a new vaddr (base), a staged one (patched) */
+#define MAP_FLAG_VADDR		(1 << 2)
+#define UNMAP_FLAG_ALL		(1 << 1)	/* both */
+#define UNMAP_FLAG_VADDR	(1 << 2)	/* base: invalidate vaddrs */
 
 #ifdef VFIO_CHANGE_DMA_OWNER
 _Static_assert(CHANGE_DMA_OWNER == VFIO_CHANGE_DMA_OWNER, "uapi");
@@ -99,11 +99,11 @@ _Static_assert(UNMAP_FLAG_ALL == VFIO_DMA_UNMAP_FLAG_ALL, "uapi");
 #define MiB		(1024 * KiB)
 #define GiB		(1024 * MiB)
 #define MAX_ROUNDS	32
-#define MAX_COUNT	65535		/* type1's default dma_entry_limit */
+#define MAX_COUNT	65535		/* default dma_entry_limit */
 #define BYTES_MAPS	8		/* mappings of the bytes section */
 #define TRACE_MAPS	1024		/* mappings handed off in trace */
 #define CALIB_CALLS	5000
-#define IOVA_LOW	(16 * MiB)	/* the trace section's map+unmap page */
+#define IOVA_LOW	(16 * MiB)	/* the map+unmap page of trace */
 #define IOVA_SET	(1 * GiB)	/* the mappings of a set start here */
 #define IOVA_BIG	(4 * GiB)	/* the bytes section's big set */
 #define TRACE_ENABLE	"/sys/kernel/tracing/events/vfio_type1/enable"
@@ -113,7 +113,7 @@ static bool patched;
 static bool quick;
 static int rounds;			/* 0: each section's default */
 static const char *ownertop = "build/ownertop/vfio-ownertop";
-static long peer_vmas;			/* --peer-vmas: more vmas in the peer */
+static long peer_vmas;			/* more vmas in the peer */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
@@ -592,7 +592,8 @@ static void section_count(void)
 		done = s->n;
 		peer_start(&p);
 		h = (struct handoff_arg){ .peer = &p, .set = 0 };
-		handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+		/* The peer's first take-over arms its tracker: untimed. */
+		handoff(&p, 0, &to, &back);
 		/* Blocks of about the same length at every N. */
 		measure("count", s->n, v, 3, nr,
 			s->n >= 4096 ? 1 : 4096 / s->n < 32 ? 4096 / s->n : 32);
@@ -676,10 +677,12 @@ static void section_bytes(void)
 		peer_start(&p);
 		hb = (struct handoff_arg){ .peer = &p, .set = 1 };
 		hr = (struct handoff_arg){ .peer = &p, .set = 0 };
-		handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+		/* The peer's first take-over arms its tracker: untimed. */
+		handoff(&p, 0, &to, &back);
 		handoff(&p, 1, &to, &back);
 		measure("bytes", sizes[i], v, 4, nr,
-			sizes[i] >= 256 * MiB ? 1 : sizes[i] >= 64 * MiB ? 2 : 4);
+			sizes[i] >= 256 * MiB ? 1 :
+			sizes[i] >= 64 * MiB ? 2 : 4);
 		peer_stop(&p);
 		us_row("%10llu %12.1f %12.1f %12.1f %12.1f %10.3f %10.1f",
 		       sizes[i], median(v[1].res[0], nr) / 1e3,
@@ -815,7 +818,8 @@ static void section_anatomy(void)
 		s->n = n;
 		peer_start(&p);
 		h = (struct handoff_arg){ .peer = &p, .set = 0 };
-		handoff(&p, 0, &to, &back);	/* the peer's first: untimed */
+		/* The peer's first take-over arms its tracker: untimed. */
+		handoff(&p, 0, &to, &back);
 		if (patched) {
 			measure("anatomy", n, vp, 5, nr, n == 1 ? 32 : 1);
 			us_row("anatomy: %lu: stage %.1f us, change to itself %.1f us, with all staged %.1f us, to another process %.1f us",
@@ -1158,7 +1162,8 @@ static uint64_t bpf_map_unmap_ns(uint64_t *runs)
 		id = attr.next_id;
 		memset(&attr, 0, sizeof(attr));
 		attr.prog_id = id;
-		fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr, sizeof(attr));
+		fd = syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &attr,
+			     sizeof(attr));
 		if (fd < 0)
 			continue;
 		memset(&info, 0, sizeof(info));
@@ -1414,7 +1419,8 @@ int main(int argc, char **argv)
 		case 'r':
 			errno = 0;
 			rounds = strtol(optarg, &end, 10);
-			if (errno || *end || rounds < 1 || rounds > MAX_ROUNDS) {
+			if (errno || *end || rounds < 1 ||
+			    rounds > MAX_ROUNDS) {
 				fprintf(stderr, "bench: -r wants 1 to %d, not '%s'\n",
 					MAX_ROUNDS, optarg);
 				return 2;
@@ -1426,7 +1432,8 @@ int main(int argc, char **argv)
 		case 'V':
 			errno = 0;
 			peer_vmas = strtol(optarg, &end, 10);
-			if (errno || *end || peer_vmas < 0 || peer_vmas > 60000) {
+			if (errno || *end || peer_vmas < 0 ||
+			    peer_vmas > 60000) {
 				fprintf(stderr, "bench: --peer-vmas wants 0 to 60000, not '%s'\n",
 					optarg);
 				return 2;

@@ -4,6 +4,7 @@
 # make check          kernel + tests, then the test suite in one VM boot
 # make vm CMD="..."   run a command in the test VM
 # make stress         random stress against a model, new seeds for DURATION s
+# make bench          the benchmark, on the patched and the base kernel
 # make help           all targets and variables
 
 # The kernel flavour tests run on, and its O= build directory.
@@ -34,14 +35,15 @@ TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	owner/mdev_owner_test liveupdate/vmm tracepoints/owner_one \
 	tracepoints/owner_exec tracepoints/fdinfo_probe tracepoints/tp_bench \
 	reliability/fail_nth reliability/fuzz_args \
-	reliability/stress reliability/races
+	reliability/stress reliability/races bench/bench
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
-owner/mdev_owner_test_SRCS := tests/owner/owner.c
+owner/mdev_owner_test_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
 reliability/fail_nth_SRCS := tests/reliability/cstate.c tests/owner/owner.c
 reliability/fuzz_args_SRCS := tests/reliability/cstate.c
+bench/bench_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
 reliability/stress_SRCS := tests/reliability/rel.c tests/owner/owner.c
@@ -55,19 +57,21 @@ LIB_OBJS := build/tests/lib/vfio_test.o
 
 export CMD
 
-.PHONY: all help kernel kernel-kasan patches patches-check lint tests ownertop vm check check-kasan \
-	demo stress clean \
+.PHONY: all help kernel kernel-kasan kernel-base patches patches-check lint tests ownertop vm check \
+	check-kasan demo bench stress clean \
 	$(TEST_SUBDIRS)
 
 all: tests
 
 help:
-	@sed -n 's/^# \{0,1\}//; 3,7p' Makefile
+	@sed -n 's/^# \{0,1\}//; 3,8p' Makefile
 	@echo
-	@echo "Targets: kernel kernel-kasan patches patches-check lint tests vm check check-kasan demo stress clean"
+	@echo "Targets: kernel kernel-kasan kernel-base patches patches-check lint tests vm check"
+	@echo "         check-kasan demo bench stress clean"
 	@echo "Variables: FLAVOUR=$(FLAVOUR) KDIR=$(KDIR) ASIS=1 CMD=... VMFLAGS=..."
 	@echo "  stress: DURATION=$(DURATION) (seconds) RACE_SCALE=$(RACE_SCALE) (races first, at"
 	@echo "  that many times their iterations; 0: none)"
+	@echo "  BENCH_QUICK=1: make bench in a few minutes, results in build/bench only"
 	@echo "  KSRC=$(KSRC)"
 
 kernel:
@@ -75,6 +79,10 @@ kernel:
 
 kernel-kasan:
 	kernel/build --flavour kasan $(if $(filter 1,$(ASIS)),--asis)
+
+# The unpatched base kernel, for comparisons (build/kernel-base-test).
+kernel-base:
+	kernel/build --base
 
 patches:
 	kernel/build --export
@@ -177,6 +185,24 @@ check-kasan:
 	VDO_TEST_TIMEOUT=$${VDO_TEST_TIMEOUT:-1500} \
 	tests/vm/run --kernel $(KASAN_DIR)/arch/x86/boot/bzImage --kmemleak --edu 2 \
 		--log build/vm/kasan.log --timeout 4800 $(VMFLAGS) -- tests/run-suite
+
+# The benchmark (tests/bench/run): the patched kernel, then the base kernel,
+# each booted once. A full run (about 15 min in the VMs under emulation)
+# also refreshes docs/bench/, the plot and data the README shows; with
+# BENCH_QUICK=1 (a few minutes) results stay in build/bench.
+BENCH_QUICK ?=
+BENCH_DOCS = docs/bench
+bench:
+	$(MAKE) kernel
+	$(MAKE) kernel-base
+	$(MAKE) tests
+ifeq ($(BENCH_QUICK),1)
+	tests/bench/run -q -o build/bench -- $(VMFLAGS)
+else
+	tests/bench/run -o build/bench -p $(BENCH_DOCS)/bench.png -- $(VMFLAGS)
+	cp build/bench/results.csv build/bench/results.txt build/bench/raw.csv \
+		build/bench/pahole.txt $(BENCH_DOCS)/
+endif
 
 clean:
 	rm -rf build/tests build/vm $(MDEV_KASAN)

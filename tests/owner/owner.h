@@ -55,6 +55,34 @@ long own_wait_pinned(long want, int ms);
 /* Wait until VmLck of @pid is @want kB, up to @ms; returns the last value. */
 long own_wait_vmlck(pid_t pid, long want, int ms);
 int own_drop_ipc_lock(void);		/* from all capability sets */
-int own_has_tracker(pid_t pid);		/* "[vfio-dma-owner]" vmas in maps */
+/* The number of "[vfio-dma-owner]" vmas in the maps of @pid, or -1. */
+int own_has_tracker(pid_t pid);
+
+/*
+ * A vfio-test-mdev device (tests/mdev/vfio_test_mdev.h; the module must be
+ * loaded), alone in its own type1v2 container, which has no IOMMU domain:
+ * mapping pins nothing, the device pins on request.  In owner_mdev.c.
+ */
+struct own_mdev {
+	char uuid[64];
+	int container, group, device;
+};
+
+/*
+ * Create the device, open its group, container and device fd.  0 or -errno,
+ * with a "# " line on stderr saying what failed; nothing stays open or
+ * created on failure.
+ */
+int own_mdev_open(struct own_mdev *m);
+/* Close the descriptors and remove the device; also after a failed open. */
+void own_mdev_close(struct own_mdev *m);
+/*
+ * Run one VFIO_TEST_MDEV_OP @op on @device, with @n as both npage and len.
+ * Returns the operation's result (>= 0, or -errno from the driver), or
+ * -1000 - errno if the ioctl itself failed; stores wait_ns in *@wait_ns if
+ * not NULL.
+ */
+int own_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
+		void *data, uint64_t *wait_ns);
 
 #endif

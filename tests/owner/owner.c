@@ -132,19 +132,32 @@ int own_drop_ipc_lock(void)
 	return prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
 }
 
-int own_has_tracker(pid_t pid)
+int own_trackers(pid_t pid, unsigned long *start)
 {
 	char path[64], line[512];
 	int n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
+		return -errno;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "[vfio-dma-owner]"))
+		if (strstr(line, "[vfio-dma-owner]")) {
 			n++;
+			if (start)
+				sscanf(line, "%lx-", start);
+		}
 	fclose(f);
 	return n;
+}
+
+int own_has_tracker(pid_t pid)
+{
+	int n = own_trackers(pid, NULL);
+
+	return n < 0 ? -1 : n;
 }

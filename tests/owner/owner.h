@@ -56,5 +56,10 @@ long own_wait_pinned(long want, int ms);
 long own_wait_vmlck(pid_t pid, long want, int ms);
 int own_drop_ipc_lock(void);		/* from all capability sets */
 int own_has_tracker(pid_t pid);		/* "[vfio-dma-owner]" vmas in maps */
+/*
+ * The number of "[vfio-dma-owner]" vmas of @pid (0: this process), and the
+ * start of the last one in *@start if not NULL; -errno if maps is unreadable.
+ */
+int own_trackers(pid_t pid, unsigned long *start);
 
 #endif

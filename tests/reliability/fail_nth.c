@@ -63,7 +63,7 @@
 #include <linux/vfio.h>
 
 #include "owner.h"
-#include "cstate.h"
+#include "rel.h"
 #include "vfio_test.h"
 #include "vfio_test_mdev.h"
 
@@ -361,7 +361,7 @@ static void empty_state(struct ctx *c, struct cstate *s)
 {
 	memset(s, 0, sizeof(*s));
 	strcpy(s->fi.iommu, "vfio-iommu-type1");
-	strcpy(s->fi.owner_tracker, "none");
+	strcpy(s->fi.tracker, "none");
 	s->npids = 1;
 	s->pid[0] = c->self;
 	s->pinned = c->pinned0;
@@ -377,7 +377,7 @@ static int reset_container(struct ctx *c)
 	ret = vfio_dma_unmap_flags(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
 	CHECK(ret >= 0, "unmap all: %s", strerror((int)-ret));
 	c->a.mapped = c->b.mapped = c->x.mapped = false;
-	while (cstate_trackers(0, &addr) > 0)
+	while (own_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap tracker: %s",
 		      strerror(errno));
 	empty_state(c, &want);
@@ -558,10 +558,10 @@ static int map_first_failed(struct ctx *c, struct call *r)
 	 * (it outlives ownership): everything else is as before.
 	 */
 	snap(c, &got);
-	if (!strcmp(got.fi.owner_tracker, "armed") &&
-	    !strcmp(c->before.fi.owner_tracker, "none")) {
+	if (!strcmp(got.fi.tracker, "armed") &&
+	    !strcmp(c->before.fi.tracker, "none")) {
 		c->tracker_left++;
-		strcpy(c->before.fi.owner_tracker, "armed");
+		strcpy(c->before.fi.tracker, "armed");
 	}
 	if (unchanged(c, "failed map"))
 		return -1;
@@ -575,15 +575,15 @@ static int map_first_done(struct ctx *c, struct call *r)
 	(void)r;
 	set_owner(&want, c->self, "fail_nth");
 	want.fi.mappings = 1;
-	want.fi.bytes_mapped = BUF_SIZE;
-	want.fi.locked_pages = BUF_PAGES;
-	strcpy(want.fi.owner_tracker, "armed");
+	want.fi.bytes = BUF_SIZE;
+	want.fi.locked = BUF_PAGES;
+	strcpy(want.fi.tracker, "armed");
 	set_vmlck(&want, c->self, BUF_KB);
 	want.pinned += BUF_PAGES;
 	if (expect(c, "map", &want, true, 0))
 		return -1;
-	CHECK(cstate_trackers(0, NULL) == 1, "map: %d trackers, want 1",
-	      cstate_trackers(0, NULL));
+	CHECK(own_trackers(0, NULL) == 1, "map: %d trackers, want 1",
+	      own_trackers(0, NULL));
 	return dma_ok(c, &c->a, "map");
 }
 
@@ -638,8 +638,8 @@ static int map_next_done(struct ctx *c, struct call *r)
 
 	(void)r;
 	want.fi.mappings++;
-	want.fi.bytes_mapped += BUF_SIZE;
-	want.fi.locked_pages += BUF_PAGES;
+	want.fi.bytes += BUF_SIZE;
+	want.fi.locked += BUF_PAGES;
 	set_vmlck(&want, c->self, vmlck_of(&want, c->self) + BUF_KB);
 	want.pinned += BUF_PAGES;
 	if (expect(c, "map", &want, true, 0))
@@ -709,7 +709,7 @@ static int stage_done(struct ctx *c, struct call *r)
 	struct cstate want = c->before;
 
 	(void)r;
-	want.fi.staged_vaddrs = 1;
+	want.fi.staged = 1;
 	return expect(c, "stage", &want, true, 0) ||
 	       dma_ok(c, &c->a, "stage");
 }
@@ -738,7 +738,7 @@ static int change_child_prepare(struct ctx *c)
 
 	if (snap(c, &s))
 		return -1;
-	if (!s.fi.staged_vaddrs) {
+	if (!s.fi.staged) {
 		/* Stage the view of A that is not in use. */
 		uint8_t *t = c->a.va;
 
@@ -750,7 +750,7 @@ static int change_child_prepare(struct ctx *c)
 	if (agent_start(c) || snap(c, &c->before))
 		return -1;
 	CHECK(c->before.fi.owner_tgid == c->self &&
-	      c->before.fi.mappings == 2 && c->before.fi.staged_vaddrs == 1,
+	      c->before.fi.mappings == 2 && c->before.fi.staged == 1,
 	      "not the state to start from");
 	return 0;
 }
@@ -784,7 +784,7 @@ static int change_child_done(struct ctx *c, struct call *r)
 
 	(void)r;
 	set_owner(&want, c->ag.pid, "fn_child");
-	want.fi.staged_vaddrs = 0;
+	want.fi.staged = 0;
 	set_vmlck(&want, c->self, 0);
 	set_vmlck(&want, c->ag.pid, kb);
 	return expect(c, "change", &want, true, 0) ||
@@ -803,7 +803,7 @@ static int change_child_restore(struct ctx *c, struct call *r)
 	CHECK(!ret, "taking ownership back: %s", strerror(-ret));
 	agent_exit(c, 0);
 	want.npids = 1;
-	want.fi.staged_vaddrs = 0;
+	want.fi.staged = 0;
 	return expect(c, "ownership back", &want, true, 200);
 }
 
@@ -821,7 +821,7 @@ static int change_back_setup(struct ctx *c)
 		return -1;
 	r = agent_change(c, 0);
 	CHECK(!r.ret, "the child taking ownership: %s", strerror(-r.ret));
-	while (cstate_trackers(0, &addr) > 0)
+	while (own_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap: %s",
 		      strerror(errno));
 	return 0;
@@ -854,8 +854,8 @@ static int change_back_done(struct ctx *c, struct call *r)
 	set_vmlck(&want, c->ag.pid, 0);
 	if (expect(c, "change back", &want, true, 0))
 		return -1;
-	CHECK(cstate_trackers(0, NULL) == 1, "change back: %d trackers, want 1",
-	      cstate_trackers(0, NULL));
+	CHECK(own_trackers(0, NULL) == 1, "change back: %d trackers, want 1",
+	      own_trackers(0, NULL));
 	return dma_ok(c, &c->a, "change back") ||
 	       dma_ok(c, &c->b, "change back");
 }
@@ -875,7 +875,7 @@ static int change_back_restore(struct ctx *c, struct call *r)
 	}
 	rc = agent_change(c, 0);
 	CHECK(!rc.ret, "the child taking ownership: %s", strerror(-rc.ret));
-	while (cstate_trackers(0, &addr) > 0)
+	while (own_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap: %s",
 		      strerror(errno));
 	return expect(c, "the child owner again", &c->before, true, 0);
@@ -932,8 +932,8 @@ static int unmap_one_done(struct ctx *c, struct call *r)
 	      (unsigned long long)c->unmapped, BUF_SIZE);
 	c->b.mapped = false;
 	want.fi.mappings--;
-	want.fi.bytes_mapped -= BUF_SIZE;
-	want.fi.locked_pages -= BUF_PAGES;
+	want.fi.bytes -= BUF_SIZE;
+	want.fi.locked -= BUF_PAGES;
 	set_vmlck(&want, c->self, vmlck_of(&want, c->self) - BUF_KB);
 	want.pinned -= BUF_PAGES;
 	return expect(c, "unmap", &want, true, 0) ||
@@ -952,7 +952,7 @@ static int all_gone(struct ctx *c, const char *what, const char *tracker,
 	struct cstate want;
 
 	empty_state(c, &want);
-	strcpy(want.fi.owner_tracker, tracker);
+	strcpy(want.fi.tracker, tracker);
 	c->a.mapped = c->b.mapped = false;
 	return expect(c, what, &want, true, ms) ||
 	       dma_blocked(c, &c->a, what) || dma_blocked(c, &c->b, what);
@@ -976,8 +976,8 @@ static int munmap_prepare(struct ctx *c)
 {
 	if (remap_prepare(c))
 		return -1;
-	CHECK(cstate_trackers(0, &c->tracker) == 1, "%d trackers, want 1",
-	      cstate_trackers(0, NULL));
+	CHECK(own_trackers(0, &c->tracker) == 1, "%d trackers, want 1",
+	      own_trackers(0, NULL));
 	return 0;
 }
 
@@ -994,7 +994,7 @@ static int munmap_failed(struct ctx *c, struct call *r)
 	(void)r;
 	if (unchanged(c, "failed munmap"))
 		return -1;
-	CHECK(cstate_trackers(0, NULL) == 1, "failed munmap: the tracker is gone");
+	CHECK(own_trackers(0, NULL) == 1, "failed munmap: the tracker is gone");
 	return dma_ok(c, &c->a, "failed munmap") ||
 	       dma_ok(c, &c->b, "failed munmap");
 }
@@ -1204,7 +1204,7 @@ static int mdev_done(struct ctx *c, struct call *r)
 	int i, pins;
 
 	(void)r;
-	want.fi.locked_pages += MDEV_NPAGE;
+	want.fi.locked += MDEV_NPAGE;
 	set_vmlck(&want, c->ag.pid, kb + MDEV_NPAGE * PAGE / KiB);
 	want.pinned += MDEV_NPAGE;
 	if (expect(c, "pin", &want, true, 0))
@@ -1320,7 +1320,7 @@ static int attach_done(struct ctx *c, struct call *r)
 
 	(void)r;
 	CHECK(group_attached() == 1, "attach: the group is not attached");
-	want.fi.locked_pages = BUF_PAGES;
+	want.fi.locked = BUF_PAGES;
 	set_vmlck(&want, c->self, BUF_KB);
 	want.pinned += BUF_PAGES;
 	if (expect(c, "attach", &want, true, 0))

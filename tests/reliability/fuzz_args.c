@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <linux/vfio.h>
 
-#include "cstate.h"
+#include "rel.h"
 #include "vfio_test.h"
 #include "vfio_test_mdev.h"
 
@@ -675,9 +675,9 @@ static void model_state(struct cstate *s)
 		       "fz_child" : "fuzz_args");
 	}
 	s->fi.mappings = model.n;
-	s->fi.bytes_mapped = bytes;
-	s->fi.locked_pages = pages;
-	s->fi.staged_vaddrs = model_staged();
+	s->fi.bytes = bytes;
+	s->fi.locked = pages;
+	s->fi.staged = model_staged();
 	s->npids = child_pid ? 2 : 1;
 	s->pid[0] = parent_pid;
 	s->pid[1] = child_pid;
@@ -699,9 +699,9 @@ static int check_state(const char *what, int ms)
 		return -1;
 	}
 	/* The tracker: armed whenever there are mappings. */
-	if (model.n && strcmp(got.fi.owner_tracker, "armed")) {
+	if (model.n && strcmp(got.fi.tracker, "armed")) {
 		say("%s: owner_tracker is '%s' with %d mappings", what,
-		    got.fi.owner_tracker, model.n);
+		    got.fi.tracker, model.n);
 		return -1;
 	}
 	return 0;

@@ -29,39 +29,6 @@
 #define MiB		(1UL << 20)
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define IOVA		(1 * MiB)
-#define TYPE_DIR	"/sys/class/mdev_bus/" VFIO_TEST_MDEV_PARENT \
-			"/mdev_supported_types/" VFIO_TEST_MDEV_TYPE
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = -1;
-
-	if (fd >= 0) {
-		ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-		close(fd);
-	}
-	return ret;
-}
-
-/* One operation on the mdev; returns its result, or -1000 - errno. */
-static int mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
-		   void *data, uint64_t *wait_ns)
-{
-	struct vfio_test_mdev_op req = {
-		.argsz = sizeof(req),
-		.op = op,
-		.iova = iova,
-		.npage = n,
-		.len = n,
-		.data = (uintptr_t)data,
-	};
-
-	if (ioctl(device, VFIO_TEST_MDEV_OP, &req))
-		return -1000 - errno;
-	if (wait_ns)
-		*wait_ns = req.wait_ns;
-	return req.result;
-}
 
 static uint64_t now_ns(void)
 {
@@ -73,8 +40,8 @@ static uint64_t now_ns(void)
 
 FIXTURE(mdev)
 {
-	char uuid[64];
-	int container, group, device;
+	struct own_mdev m;
+	int container, device;
 	int memfd;
 	uint8_t *buf;
 	long pinned0;
@@ -82,35 +49,15 @@ FIXTURE(mdev)
 
 FIXTURE_SETUP(mdev)
 {
-	char path[256], link[256];
-	ssize_t n;
-	FILE *f;
+	int ret;
 
 	self->pinned0 = pinned_pages();
-	f = fopen("/proc/sys/kernel/random/uuid", "r");
-	ASSERT_NE(NULL, f);
-	ASSERT_EQ(1, fscanf(f, "%63s", self->uuid));
-	fclose(f);
-	ASSERT_EQ(0, write_file(TYPE_DIR "/create", self->uuid)) {
-		TH_LOG("is vfio_test_mdev.ko loaded?");
+	ret = own_mdev_open(&self->m);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("is vfio_test_mdev.ko loaded? %s", strerror(-ret));
 	}
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
-		 self->uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	ASSERT_LT(0, n);
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	self->container = open("/dev/vfio/vfio", O_RDWR);
-	self->group = open(path, O_RDWR);
-	ASSERT_LE(0, self->container);
-	ASSERT_LE(0, self->group);
-	ASSERT_EQ(0, ioctl(self->group, VFIO_GROUP_SET_CONTAINER,
-			   &self->container));
-	ASSERT_EQ(0, ioctl(self->container, VFIO_SET_IOMMU,
-			   VFIO_TYPE1v2_IOMMU));
-	self->device = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD,
-			     self->uuid);
-	ASSERT_LE(0, self->device);
+	self->container = self->m.container;
+	self->device = self->m.device;
 	self->buf = memfd_buffer(2 * MiB, &self->memfd);
 	ASSERT_NE(NULL, self->buf);
 	/* Only the mediated device pins, and only when it asks. */
@@ -121,14 +68,7 @@ FIXTURE_SETUP(mdev)
 
 FIXTURE_TEARDOWN(mdev)
 {
-	char path[256];
-
-	close(self->device);
-	close(self->group);
-	close(self->container);
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove",
-		 self->uuid);
-	write_file(path, "1");
+	own_mdev_close(&self->m);
 	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
 }
 
@@ -174,10 +114,10 @@ TEST_F(mdev, pins_and_access_follow_the_owner)
 	pid_t child;
 
 	/* The owner's mm is charged when the device pins. */
-	ASSERT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
+	ASSERT_EQ(4, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
 			     NULL));
 	EXPECT_EQ(16, proc_vmlck_kb(getpid()));
-	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + 64,
+	EXPECT_EQ(0, own_mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + 64,
 			     sizeof(out), out, NULL));
 	EXPECT_EQ(0, memcmp(self->buf + 64, out, sizeof(out)));
 
@@ -187,15 +127,15 @@ TEST_F(mdev, pins_and_access_follow_the_owner)
 	EXPECT_EQ(0, proc_vmlck_kb(getpid()));
 	EXPECT_EQ(16, proc_vmlck_kb(child));
 	/* New pins are charged to the child, access goes through its mm. */
-	EXPECT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA + MiB, 4,
+	EXPECT_EQ(4, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA + MiB, 4,
 			     NULL, NULL));
 	EXPECT_EQ(32, proc_vmlck_kb(child));
 	EXPECT_EQ(0, proc_vmlck_kb(getpid()));
-	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_READ, IOVA + 64,
+	EXPECT_EQ(0, own_mdev_op(self->device, VFIO_TEST_MDEV_READ, IOVA + 64,
 			     sizeof(in), in, NULL));
 	EXPECT_EQ(0, memcmp(in, out, sizeof(out)));
 	out[0] = 'O';
-	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + MiB,
+	EXPECT_EQ(0, own_mdev_op(self->device, VFIO_TEST_MDEV_WRITE, IOVA + MiB,
 			     sizeof(out), out, NULL));
 	EXPECT_EQ(0, memcmp(self->buf + MiB, out, sizeof(out)));
 
@@ -205,9 +145,9 @@ TEST_F(mdev, pins_and_access_follow_the_owner)
 	EXPECT_EQ(0, proc_vmlck_kb(child));
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
-	EXPECT_EQ(8, mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+	EXPECT_EQ(8, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
 			     NULL, NULL));
-	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_UNPIN, IOVA, 4, NULL,
+	EXPECT_EQ(0, own_mdev_op(self->device, VFIO_TEST_MDEV_UNPIN, IOVA, 4, NULL,
 			     NULL));
 	EXPECT_EQ(16, proc_vmlck_kb(getpid()));
 }
@@ -217,7 +157,7 @@ TEST_F(mdev, pins_fail_cleanly_once_the_owner_is_gone)
 	int status;
 	pid_t child;
 
-	ASSERT_EQ(4, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
+	ASSERT_EQ(4, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 4, NULL,
 			     NULL));
 	child = child_takes_ownership(self->container, NULL);
 	ASSERT_LT(0, child);
@@ -225,15 +165,15 @@ TEST_F(mdev, pins_fail_cleanly_once_the_owner_is_gone)
 	waitpid(child, &status, 0);
 	/* The owner's exit unmapped everything; the device was told. */
 	EXPECT_EQ(self->pinned0, own_wait_pinned(self->pinned0, 2000));
-	EXPECT_EQ(0, mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+	EXPECT_EQ(0, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
 			     NULL, NULL));
-	EXPECT_EQ(-EINVAL, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1,
+	EXPECT_EQ(-EINVAL, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1,
 				   NULL, NULL));
 	EXPECT_EQ(0, proc_vmlck_kb(getpid()));
 	/* The container has no owner: the test may map again. */
 	EXPECT_EQ(0, vfio_dma_map_flags(self->container, self->buf, IOVA, 2 * MiB,
 				 RW));
-	EXPECT_EQ(1, mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
+	EXPECT_EQ(1, own_mdev_op(self->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
 			     NULL));
 	EXPECT_EQ(4, proc_vmlck_kb(getpid()));
 }
@@ -256,9 +196,9 @@ static void *pin_loop(void *arg)
 	uint64_t wait = 0;
 
 	while (!p->stop) {
-		if (mdev_op(p->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
+		if (own_mdev_op(p->device, VFIO_TEST_MDEV_PIN, IOVA, 1, NULL,
 			    &wait) != 1 ||
-		    mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, IOVA, 1, NULL,
+		    own_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, IOVA, 1, NULL,
 			    NULL) != 0)
 			p->failures++;
 		if (wait > p->max_wait_ns)

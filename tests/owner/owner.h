@@ -2,8 +2,8 @@
 /*
  * Shared by the DMA owner tests and their exec helper, on top of
  * tests/lib/vfio_test.h: one container with the edu device, guest-RAM-like
- * memfd buffers mapped for DMA, the new ioctls, and checks against
- * independent counters.
+ * memfd buffers mapped for DMA, the new ioctls, checks against
+ * independent counters, and a vfio_test_mdev device in its own container.
  */
 #ifndef OWNER_H
 #define OWNER_H
@@ -61,5 +61,31 @@ int own_has_tracker(pid_t pid);		/* "[vfio-dma-owner]" vmas in maps */
  * start of the last one in *@start if not NULL; -errno if maps is unreadable.
  */
 int own_trackers(pid_t pid, unsigned long *start);
+
+/* Write the string S to file PATH (sysfs, debugfs): 0 or -errno. */
+int own_write_str(const char *path, const char *s);
+
+/* A device of vfio_test_mdev.ko (tests/mdev), alone in its own container. */
+struct own_mdev {
+	char uuid[64];
+	int container, group, device;
+};
+
+/*
+ * Create a device and open it in a new type1v2 container. Returns 0,
+ * -ENODEV if the module is not loaded, or another -errno.
+ */
+int own_mdev_open(struct own_mdev *m);
+/* Close the fds and remove the device. Safe on a failed open. */
+void own_mdev_close(struct own_mdev *m);
+
+/*
+ * Run VFIO_TEST_MDEV_OP OP on DEVICE: IOVA, N (pages or bytes as the
+ * operation takes), DATA. Returns the operation's result (npage or 0 on
+ * success, -errno from vfio), or -1000 - errno if the ioctl itself failed.
+ * Stores wait_ns in *WAIT_NS if not NULL.
+ */
+int own_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
+		void *data, uint64_t *wait_ns);
 
 #endif

@@ -115,8 +115,8 @@ struct ctx {
 	int container;		/* the one the sweep works on */
 
 	bool mdev;		/* a vfio_test_mdev device is set up */
-	char uuid[64];
-	int m_container, m_group, m_device;
+	struct own_mdev md;
+	int m_container, m_group, m_device;	/* md's */
 	struct buf x;		/* mapped in m_container */
 	int pin_count0;
 
@@ -158,22 +158,10 @@ struct tally {
 	bool complete;
 };
 
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
 #define CHECK(cond, ...)						\
 	do {								\
 		if (!(cond)) {						\
-			say(__VA_ARGS__);				\
+			tap_diag(__VA_ARGS__);				\
 			return -1;					\
 		}							\
 	} while (0)
@@ -185,13 +173,13 @@ static int buf_new(struct buf *b, uint64_t iova)
 	memset(b, 0, sizeof(*b));
 	b->va = memfd_buffer(BUF_SIZE, &b->memfd);
 	if (!b->va) {
-		say("memfd buffer: %s", strerror(errno));
+		tap_diag("memfd buffer: %s", strerror(errno));
 		return -1;
 	}
 	b->alias = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 			b->memfd, 0);
 	if (b->alias == MAP_FAILED) {
-		say("memfd alias: %s", strerror(errno));
+		tap_diag("memfd alias: %s", strerror(errno));
 		munmap(b->va, BUF_SIZE);
 		close(b->memfd);
 		b->va = NULL;
@@ -298,7 +286,7 @@ static int expect(struct ctx *c, const char *what, const struct cstate *want,
 	int ret = cstate_wait(what, want, &got, c->container, tracker, ms);
 
 	if (ret < 0)
-		say("%s: reading the state: %s", what, strerror(-ret));
+		tap_diag("%s: reading the state: %s", what, strerror(-ret));
 	if (ret) {
 		cstate_print("want", want);
 		cstate_print("got ", &got);
@@ -457,7 +445,7 @@ static struct call agent_change(struct ctx *c, unsigned int n)
 
 	if (write(c->ag.cmd, &m, sizeof(m)) != sizeof(m) ||
 	    read(c->ag.res, &r, sizeof(r)) != sizeof(r))
-		say("the child did not answer");
+		tap_diag("the child did not answer");
 	return r;
 }
 
@@ -476,7 +464,7 @@ static int agent_exit(struct ctx *c, unsigned int n)
 	if (!c->ag.pid)
 		return -1;
 	if (write(c->ag.cmd, &m, sizeof(m)) != sizeof(m))
-		say("the child is gone");
+		tap_diag("the child is gone");
 	if (!waitid(P_PID, c->ag.pid, &si, WEXITED | WNOWAIT)) {
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/fail-nth",
 			 c->ag.pid, c->ag.pid);
@@ -1042,17 +1030,6 @@ static int exit_done(struct ctx *c, struct call *r)
  * caller (which reaches only the ioctl itself), mdev_pin_kthread in that
  * thread around vfio_pin_pages() (PIN_FAIL_NTH).
  */
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = -1;
-
-	if (fd >= 0) {
-		ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-		close(fd);
-	}
-	return ret;
-}
-
 static int mdev_op(struct ctx *c, uint32_t op, uint64_t iova, uint32_t n,
 		   uint32_t len, void *data, struct vfio_test_mdev_op *out)
 {
@@ -1074,52 +1051,22 @@ static int mdev_op(struct ctx *c, uint32_t op, uint64_t iova, uint32_t n,
 
 static int mdev_open(struct ctx *c)
 {
-	char path[256], link[256];
-	ssize_t n;
-	FILE *f;
-
 	if (c->mdev)
 		return 0;
-	f = fopen("/proc/sys/kernel/random/uuid", "r");
-	if (!f || fscanf(f, "%63s", c->uuid) != 1) {
-		if (f)
-			fclose(f);
+	if (own_mdev_open(&c->md))
 		return -1;
-	}
-	fclose(f);
-	if (write_file(TYPE_DIR "/create", c->uuid))
-		return -1;
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
-		 c->uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	CHECK(n > 0, "mdev group: %s", strerror(errno));
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	c->m_container = vfio_container_open();
-	c->m_group = open(path, O_RDWR | O_CLOEXEC);
-	CHECK(c->m_container >= 0 && c->m_group >= 0, "open mdev group");
-	CHECK(!ioctl(c->m_group, VFIO_GROUP_SET_CONTAINER, &c->m_container),
-	      "mdev SET_CONTAINER: %s", strerror(errno));
-	CHECK(!ioctl(c->m_container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
-	      "mdev SET_IOMMU: %s", strerror(errno));
-	c->m_device = ioctl(c->m_group, VFIO_GROUP_GET_DEVICE_FD, c->uuid);
-	CHECK(c->m_device >= 0, "mdev device: %s", strerror(errno));
+	c->m_container = c->md.container;
+	c->m_group = c->md.group;
+	c->m_device = c->md.device;
 	c->mdev = true;
 	return 0;
 }
 
 static void mdev_close(struct ctx *c)
 {
-	char path[256];
-
 	if (!c->mdev)
 		return;
-	close(c->m_device);
-	close(c->m_group);
-	close(c->m_container);
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove",
-		 c->uuid);
-	write_file(path, "1");
+	own_mdev_close(&c->md);
 	c->mdev = false;
 }
 
@@ -1173,7 +1120,7 @@ static struct call mdev_pin_kthread(struct ctx *c, unsigned int n)
 	struct call r = { .left = -1 };
 
 	if (ioctl(c->m_device, VFIO_TEST_MDEV_OP, &req)) {
-		say("PIN_FAIL_NTH: %s", strerror(errno));
+		tap_diag("PIN_FAIL_NTH: %s", strerror(errno));
 		return r;
 	}
 	r.ret = req.result < 0 ? req.result : 0;
@@ -1538,33 +1485,33 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 	memset(t, 0, sizeof(*t));
 	c->tracker_left = 0;
 	if (op->setup(c)) {
-		say("%s: setting up failed", op->name);
+		tap_diag("%s: setting up failed", op->name);
 		return -1;
 	}
 	for (n = 1; n <= opt.max_n && !bad; n++) {
 		if (op->prepare(c)) {
-			say("%s: N=%u: preparing failed", op->name, n);
+			tap_diag("%s: N=%u: preparing failed", op->name, n);
 			bad = 1;
 			break;
 		}
 		r = op->call(c, n);
 		if (r.left < 0) {
-			say("%s: N=%u: cannot read fail-nth back", op->name, n);
+			tap_diag("%s: N=%u: cannot read fail-nth back", op->name, n);
 			bad = 1;
 			break;
 		}
 		if (opt.verbose)
-			say("%s: N=%u: %s, %s", op->name, n,
+			tap_diag("%s: N=%u: %s, %s", op->name, n,
 			    r.left ? "no fault injected" : "fault injected",
 			    r.ret ? errno_name(-r.ret) : "success");
 		if (r.ret) {
 			if (r.left) {
-				say("%s: N=%u: fails with %s with no fault "
+				tap_diag("%s: N=%u: fails with %s with no fault "
 				    "injected", op->name, n,
 				    errno_name(-r.ret));
 				bad = 1;
 			} else if (!errno_allowed(op->errnos, -r.ret)) {
-				say("%s: N=%u: an injected fault gives %s, "
+				tap_diag("%s: N=%u: an injected fault gives %s, "
 				    "not documented for this call", op->name,
 				    n, errno_name(-r.ret));
 				bad = 1;
@@ -1573,7 +1520,7 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 				t->errs[-r.ret]++;
 			t->failed++;
 			if (op->check_failed(c, &r)) {
-				say("%s: N=%u: the failed call (%s) changed "
+				tap_diag("%s: N=%u: the failed call (%s) changed "
 				    "the state", op->name, n,
 				    errno_name(-r.ret));
 				bad = 1;
@@ -1582,14 +1529,14 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 			if (!r.left)
 				t->absorbed++;
 			if (op->check_done(c, &r)) {
-				say("%s: N=%u: wrong state after success%s",
+				tap_diag("%s: N=%u: wrong state after success%s",
 				    op->name, n, r.left ? "" :
 				    " (with an injected fault absorbed)");
 				bad = 1;
 			}
 		}
 		if (!bad && op->restore(c, &r)) {
-			say("%s: N=%u: restoring the state failed", op->name,
+			tap_diag("%s: N=%u: restoring the state failed", op->name,
 			    n);
 			bad = 1;
 		}
@@ -1601,7 +1548,7 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 		}
 	}
 	if (!bad && !t->complete)
-		say("%s: still injecting faults at N=%u", op->name, opt.max_n);
+		tap_diag("%s: still injecting faults at N=%u", op->name, opt.max_n);
 	op->teardown(c);
 	return bad || !t->complete ? -1 : 0;
 }
@@ -1796,17 +1743,17 @@ int main(int argc, char **argv)
 			       "over\n", num, op->name);
 			continue;
 		}
-		say("%s: %s", op->name, op->what);
+		tap_diag("%s: %s", op->name, op->what);
 		ret = sweep(&c, op, t);
 		print_errs(t, errs, sizeof(errs));
 		if (t->complete)
-			say("%s: %u fault sites (clean run visited %u), %u "
+			tap_diag("%s: %u fault sites (clean run visited %u), %u "
 			    "injected failures (%s), %u absorbed%s%s",
 			    op->name, t->sites, t->visited, t->failed, errs,
 			    t->absorbed, op->note ? "; " : "",
 			    op->note ? op->note : "");
 		if (c.tracker_left)
-			say("%s: %d failed calls left the caller's tracker "
+			tap_diag("%s: %d failed calls left the caller's tracker "
 			    "armed, with no mappings", op->name,
 			    c.tracker_left);
 		if (ret) {

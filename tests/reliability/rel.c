@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rel.c - helpers shared by the reliability tests: fdinfo, container state
- * snapshots, fail-nth fault injection, mdev devices, TAP; see rel.h.
+ * snapshots, fail-nth fault injection, TAP; see rel.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,17 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/vfio.h>
 
 #include "rel.h"
-#include "vfio_test_mdev.h"
-
-#define MDEV_TYPE_DIR	"/sys/class/mdev_bus/" VFIO_TEST_MDEV_PARENT \
-			"/mdev_supported_types/" VFIO_TEST_MDEV_TYPE
 
 static void copy_word(char *dst, size_t len, const char *src)
 {
@@ -83,108 +77,6 @@ int rel_fdinfo(pid_t pid, int fd, struct rel_fdinfo *fi)
 	if (strcmp(fi->iommu, "none") && seen < 6)
 		return -ENOENT;
 	return 0;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -errno ?: -EIO;
-	close(fd);
-	return ret;
-}
-
-int rel_mdev_open(struct rel_mdev *m)
-{
-	char path[256], link[256];
-	ssize_t n;
-	FILE *f;
-	int ret;
-
-	memset(m, 0, sizeof(*m));
-	m->container = m->group = m->device = -1;
-	if (access(MDEV_TYPE_DIR "/create", W_OK))
-		return -ENODEV;
-	f = fopen("/proc/sys/kernel/random/uuid", "r");
-	if (!f)
-		return -errno;
-	ret = fscanf(f, "%63s", m->uuid) == 1 ? 0 : -EIO;
-	fclose(f);
-	if (ret)
-		return ret;
-	ret = write_str(MDEV_TYPE_DIR "/create", m->uuid);
-	if (ret) {
-		m->uuid[0] = 0;
-		return ret;
-	}
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
-		 m->uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0) {
-		ret = -errno;
-		goto err;
-	}
-	link[n] = 0;
-	ret = vfio_container_open();
-	if (ret < 0)
-		goto err;
-	m->container = ret;
-	ret = vfio_group_attach(m->container, atoi(strrchr(link, '/') + 1));
-	if (ret < 0)
-		goto err;
-	m->group = ret;
-	ret = vfio_set_type1v2(m->container);
-	if (ret)
-		goto err;
-	ret = vfio_device_get(m->group, m->uuid);
-	if (ret < 0)
-		goto err;
-	m->device = ret;
-	return 0;
-err:
-	rel_mdev_close(m);
-	return ret;
-}
-
-void rel_mdev_close(struct rel_mdev *m)
-{
-	char path[256];
-
-	if (m->device >= 0)
-		close(m->device);
-	if (m->group >= 0)
-		close(m->group);
-	if (m->container >= 0)
-		close(m->container);
-	m->device = m->group = m->container = -1;
-	if (m->uuid[0]) {
-		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove",
-			 m->uuid);
-		write_str(path, "1");
-		m->uuid[0] = 0;
-	}
-}
-
-int rel_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
-		void *data, uint64_t *wait_ns)
-{
-	struct vfio_test_mdev_op req = {
-		.argsz = sizeof(req),
-		.op = op,
-		.iova = iova,
-		.npage = n,
-		.len = n,
-		.data = (uintptr_t)data,
-	};
-
-	if (ioctl(device, VFIO_TEST_MDEV_OP, &req))
-		return -1000 - errno;
-	if (wait_ns)
-		*wait_ns = req.wait_ns;
-	return req.result;
 }
 
 int rel_pidfd(pid_t pid)
@@ -503,7 +395,7 @@ void fault_config_restore(void)
 		return;
 	for (i = 0; i < NSETTINGS; i++)
 		if (saved[i][0])
-			write_str(fault_settings[i].file, saved[i]);
+			own_write_str(fault_settings[i].file, saved[i]);
 	saved_by = 0;
 }
 
@@ -552,7 +444,7 @@ int fault_config_setup(void)
 	signal(SIGINT, restore_on_signal);
 	signal(SIGHUP, restore_on_signal);
 	for (i = 0; i < NSETTINGS; i++) {
-		ret = write_str(fault_settings[i].file,
+		ret = own_write_str(fault_settings[i].file,
 				 fault_settings[i].value);
 		if (ret) {
 			printf("# cannot write %s: %s\n",

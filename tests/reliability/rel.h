@@ -4,8 +4,7 @@
  * stress.c, races.c): a container's fdinfo, the state of a container as user
  * space can see it (fdinfo, VmLck of each process involved, the system-wide
  * FOLL_PIN count) read in one snapshot and compared with what a test
- * expects, per-task fault injection through /proc/self/task/TID/fail-nth, a
- * vfio-test-mdev device in its own container, the device's operations,
+ * expects, per-task fault injection through /proc/self/task/TID/fail-nth,
  * processes and their pidfds, a small TAP writer and a seeded random number
  * generator.
  *
@@ -111,29 +110,6 @@ void fault_config_print(void);
 
 /* The name of an errno value ("ENOMEM"), or its number. */
 const char *errno_name(int err);
-
-/* A mediated device of vfio_test_mdev.ko, alone in its own container. */
-struct rel_mdev {
-	char uuid[64];
-	int container, group, device;
-};
-
-/*
- * Create a device and open it in a new type1v2 container. Returns 0,
- * -ENODEV if the module is not loaded, or another -errno.
- */
-int rel_mdev_open(struct rel_mdev *m);
-/* Close the fds and remove the device. Safe on a failed open. */
-void rel_mdev_close(struct rel_mdev *m);
-
-/*
- * Run VFIO_TEST_MDEV_OP OP on DEVICE: IOVA, N (pages or bytes as the
- * operation takes), DATA. Returns the operation's result (npage or 0 on
- * success, -errno from vfio), or -1000 - errno if the ioctl itself failed.
- * Stores wait_ns in *WAIT_NS if not NULL.
- */
-int rel_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
-		void *data, uint64_t *wait_ns);
 
 /* pidfd_open(2) */
 int rel_pidfd(pid_t pid);

@@ -38,12 +38,12 @@ TEST_PROGS := foundation/edu_dma owner/owner_test owner/owner_exec \
 	reliability/stress reliability/races bench/bench
 owner/owner_test_SRCS := tests/owner/owner.c
 owner/owner_exec_SRCS := tests/owner/owner.c
-owner/mdev_owner_test_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
+owner/mdev_owner_test_SRCS := tests/owner/owner.c
 liveupdate/vmm_SRCS := tests/owner/owner.c
 tracepoints/owner_one_SRCS := tests/owner/owner.c
-reliability/fail_nth_SRCS := tests/reliability/cstate.c tests/owner/owner.c
-reliability/fuzz_args_SRCS := tests/reliability/cstate.c
-bench/bench_SRCS := tests/owner/owner.c tests/owner/owner_mdev.c
+reliability/fail_nth_SRCS := tests/reliability/rel.c tests/owner/owner.c
+reliability/fuzz_args_SRCS := tests/reliability/rel.c tests/owner/owner.c
+bench/bench_SRCS := tests/owner/owner.c
 # owner_one execs the owner_exec next to it.
 tracepoints/owner_exec_SRCS := tests/owner/owner.c
 reliability/stress_SRCS := tests/reliability/rel.c tests/owner/owner.c

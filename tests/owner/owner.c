@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Helpers for the DMA owner tests: the new ioctls, DMA checks, capabilities
- * and the owner's tracker, on top of tests/lib/vfio_test.c.
+ * the owner's tracker and vfio_test_mdev devices, on top of
+ * tests/lib/vfio_test.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 #include <linux/vfio.h>
 
 #include "owner.h"
+#include "vfio_test_mdev.h"
 
 int own_stage(int container, void *vaddr, uint64_t iova, size_t size)
 {
@@ -132,19 +136,137 @@ int own_drop_ipc_lock(void)
 	return prctl(PR_CAPBSET_DROP, CAP_IPC_LOCK, 0, 0, 0);
 }
 
-int own_has_tracker(pid_t pid)
+int own_trackers(pid_t pid, unsigned long *start)
 {
 	char path[64], line[512];
 	int n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/maps");
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
+		return -errno;
 	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "[vfio-dma-owner]"))
+		if (strstr(line, "[vfio-dma-owner]")) {
 			n++;
+			if (start)
+				sscanf(line, "%lx-", start);
+		}
 	fclose(f);
 	return n;
+}
+
+int own_has_tracker(pid_t pid)
+{
+	int n = own_trackers(pid, NULL);
+
+	return n < 0 ? -1 : n;
+}
+
+int own_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		ret = -errno ?: -EIO;
+	close(fd);
+	return ret;
+}
+
+#define MDEV_TYPE_DIR	"/sys/class/mdev_bus/" VFIO_TEST_MDEV_PARENT \
+			"/mdev_supported_types/" VFIO_TEST_MDEV_TYPE
+
+int own_mdev_open(struct own_mdev *m)
+{
+	char path[256], link[256];
+	ssize_t n;
+	FILE *f;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->container = m->group = m->device = -1;
+	if (access(MDEV_TYPE_DIR "/create", W_OK))
+		return -ENODEV;
+	f = fopen("/proc/sys/kernel/random/uuid", "r");
+	if (!f)
+		return -errno;
+	ret = fscanf(f, "%63s", m->uuid) == 1 ? 0 : -EIO;
+	fclose(f);
+	if (ret)
+		return ret;
+	ret = own_write_str(MDEV_TYPE_DIR "/create", m->uuid);
+	if (ret) {
+		m->uuid[0] = 0;
+		return ret;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
+		 m->uuid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0) {
+		ret = -errno;
+		goto err;
+	}
+	link[n] = 0;
+	ret = vfio_container_open();
+	if (ret < 0)
+		goto err;
+	m->container = ret;
+	ret = vfio_group_attach(m->container, atoi(strrchr(link, '/') + 1));
+	if (ret < 0)
+		goto err;
+	m->group = ret;
+	ret = vfio_set_type1v2(m->container);
+	if (ret)
+		goto err;
+	ret = vfio_device_get(m->group, m->uuid);
+	if (ret < 0)
+		goto err;
+	m->device = ret;
+	return 0;
+err:
+	own_mdev_close(m);
+	return ret;
+}
+
+void own_mdev_close(struct own_mdev *m)
+{
+	char path[256];
+
+	if (m->device >= 0)
+		close(m->device);
+	if (m->group >= 0)
+		close(m->group);
+	if (m->container >= 0)
+		close(m->container);
+	m->device = m->group = m->container = -1;
+	if (m->uuid[0]) {
+		snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove",
+			 m->uuid);
+		own_write_str(path, "1");
+		m->uuid[0] = 0;
+	}
+}
+
+int own_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
+		void *data, uint64_t *wait_ns)
+{
+	struct vfio_test_mdev_op req = {
+		.argsz = sizeof(req),
+		.op = op,
+		.iova = iova,
+		.npage = n,
+		.len = n,
+		.data = (uintptr_t)data,
+	};
+
+	if (ioctl(device, VFIO_TEST_MDEV_OP, &req))
+		return -1000 - errno;
+	if (wait_ns)
+		*wait_ns = req.wait_ns;
+	return req.result;
 }

@@ -2,8 +2,8 @@
 /*
  * Shared by the DMA owner tests and their exec helper, on top of
  * tests/lib/vfio_test.h: one container with the edu device, guest-RAM-like
- * memfd buffers mapped for DMA, the new ioctls, and checks against
- * independent counters.
+ * memfd buffers mapped for DMA, the new ioctls, checks against
+ * independent counters, and a vfio_test_mdev device in its own container.
  */
 #ifndef OWNER_H
 #define OWNER_H
@@ -55,32 +55,35 @@ long own_wait_pinned(long want, int ms);
 /* Wait until VmLck of @pid is @want kB, up to @ms; returns the last value. */
 long own_wait_vmlck(pid_t pid, long want, int ms);
 int own_drop_ipc_lock(void);		/* from all capability sets */
-/* The number of "[vfio-dma-owner]" vmas in the maps of @pid, or -1. */
-int own_has_tracker(pid_t pid);
-
+int own_has_tracker(pid_t pid);		/* "[vfio-dma-owner]" vmas in maps */
 /*
- * A vfio-test-mdev device (tests/mdev/vfio_test_mdev.h; the module must be
- * loaded), alone in its own type1v2 container, which has no IOMMU domain:
- * mapping pins nothing, the device pins on request.  In owner_mdev.c.
+ * The number of "[vfio-dma-owner]" vmas of @pid (0: this process), and the
+ * start of the last one in *@start if not NULL; -errno if maps is unreadable.
  */
+int own_trackers(pid_t pid, unsigned long *start);
+
+/* Write the string S to file PATH (sysfs, debugfs): 0 or -errno. */
+int own_write_str(const char *path, const char *s);
+
+/* A device of vfio_test_mdev.ko (tests/mdev), alone in its own container. */
 struct own_mdev {
 	char uuid[64];
 	int container, group, device;
 };
 
 /*
- * Create the device, open its group, container and device fd.  0 or -errno,
- * with a "# " line on stderr saying what failed; nothing stays open or
- * created on failure.
+ * Create a device and open it in a new type1v2 container. Returns 0,
+ * -ENODEV if the module is not loaded, or another -errno.
  */
 int own_mdev_open(struct own_mdev *m);
-/* Close the descriptors and remove the device; also after a failed open. */
+/* Close the fds and remove the device. Safe on a failed open. */
 void own_mdev_close(struct own_mdev *m);
+
 /*
- * Run one VFIO_TEST_MDEV_OP @op on @device, with @n as both npage and len.
- * Returns the operation's result (>= 0, or -errno from the driver), or
- * -1000 - errno if the ioctl itself failed; stores wait_ns in *@wait_ns if
- * not NULL.
+ * Run VFIO_TEST_MDEV_OP OP on DEVICE: IOVA, N (pages or bytes as the
+ * operation takes), DATA. Returns the operation's result (npage or 0 on
+ * success, -errno from vfio), or -1000 - errno if the ioctl itself failed.
+ * Stores wait_ns in *WAIT_NS if not NULL.
  */
 int own_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
 		void *data, uint64_t *wait_ns);

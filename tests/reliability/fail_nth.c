@@ -63,7 +63,7 @@
 #include <linux/vfio.h>
 
 #include "owner.h"
-#include "cstate.h"
+#include "rel.h"
 #include "vfio_test.h"
 #include "vfio_test_mdev.h"
 
@@ -115,8 +115,8 @@ struct ctx {
 	int container;		/* the one the sweep works on */
 
 	bool mdev;		/* a vfio_test_mdev device is set up */
-	char uuid[64];
-	int m_container, m_group, m_device;
+	struct own_mdev md;
+	int m_container, m_group, m_device;	/* md's */
 	struct buf x;		/* mapped in m_container */
 	int pin_count0;
 
@@ -158,22 +158,10 @@ struct tally {
 	bool complete;
 };
 
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
 #define CHECK(cond, ...)						\
 	do {								\
 		if (!(cond)) {						\
-			say(__VA_ARGS__);				\
+			tap_diag(__VA_ARGS__);				\
 			return -1;					\
 		}							\
 	} while (0)
@@ -185,13 +173,13 @@ static int buf_new(struct buf *b, uint64_t iova)
 	memset(b, 0, sizeof(*b));
 	b->va = memfd_buffer(BUF_SIZE, &b->memfd);
 	if (!b->va) {
-		say("memfd buffer: %s", strerror(errno));
+		tap_diag("memfd buffer: %s", strerror(errno));
 		return -1;
 	}
 	b->alias = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 			b->memfd, 0);
 	if (b->alias == MAP_FAILED) {
-		say("memfd alias: %s", strerror(errno));
+		tap_diag("memfd alias: %s", strerror(errno));
 		munmap(b->va, BUF_SIZE);
 		close(b->memfd);
 		b->va = NULL;
@@ -298,7 +286,7 @@ static int expect(struct ctx *c, const char *what, const struct cstate *want,
 	int ret = cstate_wait(what, want, &got, c->container, tracker, ms);
 
 	if (ret < 0)
-		say("%s: reading the state: %s", what, strerror(-ret));
+		tap_diag("%s: reading the state: %s", what, strerror(-ret));
 	if (ret) {
 		cstate_print("want", want);
 		cstate_print("got ", &got);
@@ -361,7 +349,7 @@ static void empty_state(struct ctx *c, struct cstate *s)
 {
 	memset(s, 0, sizeof(*s));
 	strcpy(s->fi.iommu, "vfio-iommu-type1");
-	strcpy(s->fi.owner_tracker, "none");
+	strcpy(s->fi.tracker, "none");
 	s->npids = 1;
 	s->pid[0] = c->self;
 	s->pinned = c->pinned0;
@@ -377,7 +365,7 @@ static int reset_container(struct ctx *c)
 	ret = vfio_dma_unmap_flags(c->container, 0, 0, VFIO_DMA_UNMAP_FLAG_ALL);
 	CHECK(ret >= 0, "unmap all: %s", strerror((int)-ret));
 	c->a.mapped = c->b.mapped = c->x.mapped = false;
-	while (cstate_trackers(0, &addr) > 0)
+	while (own_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap tracker: %s",
 		      strerror(errno));
 	empty_state(c, &want);
@@ -457,7 +445,7 @@ static struct call agent_change(struct ctx *c, unsigned int n)
 
 	if (write(c->ag.cmd, &m, sizeof(m)) != sizeof(m) ||
 	    read(c->ag.res, &r, sizeof(r)) != sizeof(r))
-		say("the child did not answer");
+		tap_diag("the child did not answer");
 	return r;
 }
 
@@ -476,7 +464,7 @@ static int agent_exit(struct ctx *c, unsigned int n)
 	if (!c->ag.pid)
 		return -1;
 	if (write(c->ag.cmd, &m, sizeof(m)) != sizeof(m))
-		say("the child is gone");
+		tap_diag("the child is gone");
 	if (!waitid(P_PID, c->ag.pid, &si, WEXITED | WNOWAIT)) {
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/fail-nth",
 			 c->ag.pid, c->ag.pid);
@@ -558,10 +546,10 @@ static int map_first_failed(struct ctx *c, struct call *r)
 	 * (it outlives ownership): everything else is as before.
 	 */
 	snap(c, &got);
-	if (!strcmp(got.fi.owner_tracker, "armed") &&
-	    !strcmp(c->before.fi.owner_tracker, "none")) {
+	if (!strcmp(got.fi.tracker, "armed") &&
+	    !strcmp(c->before.fi.tracker, "none")) {
 		c->tracker_left++;
-		strcpy(c->before.fi.owner_tracker, "armed");
+		strcpy(c->before.fi.tracker, "armed");
 	}
 	if (unchanged(c, "failed map"))
 		return -1;
@@ -575,15 +563,15 @@ static int map_first_done(struct ctx *c, struct call *r)
 	(void)r;
 	set_owner(&want, c->self, "fail_nth");
 	want.fi.mappings = 1;
-	want.fi.bytes_mapped = BUF_SIZE;
-	want.fi.locked_pages = BUF_PAGES;
-	strcpy(want.fi.owner_tracker, "armed");
+	want.fi.bytes = BUF_SIZE;
+	want.fi.locked = BUF_PAGES;
+	strcpy(want.fi.tracker, "armed");
 	set_vmlck(&want, c->self, BUF_KB);
 	want.pinned += BUF_PAGES;
 	if (expect(c, "map", &want, true, 0))
 		return -1;
-	CHECK(cstate_trackers(0, NULL) == 1, "map: %d trackers, want 1",
-	      cstate_trackers(0, NULL));
+	CHECK(own_trackers(0, NULL) == 1, "map: %d trackers, want 1",
+	      own_trackers(0, NULL));
 	return dma_ok(c, &c->a, "map");
 }
 
@@ -638,8 +626,8 @@ static int map_next_done(struct ctx *c, struct call *r)
 
 	(void)r;
 	want.fi.mappings++;
-	want.fi.bytes_mapped += BUF_SIZE;
-	want.fi.locked_pages += BUF_PAGES;
+	want.fi.bytes += BUF_SIZE;
+	want.fi.locked += BUF_PAGES;
 	set_vmlck(&want, c->self, vmlck_of(&want, c->self) + BUF_KB);
 	want.pinned += BUF_PAGES;
 	if (expect(c, "map", &want, true, 0))
@@ -709,7 +697,7 @@ static int stage_done(struct ctx *c, struct call *r)
 	struct cstate want = c->before;
 
 	(void)r;
-	want.fi.staged_vaddrs = 1;
+	want.fi.staged = 1;
 	return expect(c, "stage", &want, true, 0) ||
 	       dma_ok(c, &c->a, "stage");
 }
@@ -738,7 +726,7 @@ static int change_child_prepare(struct ctx *c)
 
 	if (snap(c, &s))
 		return -1;
-	if (!s.fi.staged_vaddrs) {
+	if (!s.fi.staged) {
 		/* Stage the view of A that is not in use. */
 		uint8_t *t = c->a.va;
 
@@ -750,7 +738,7 @@ static int change_child_prepare(struct ctx *c)
 	if (agent_start(c) || snap(c, &c->before))
 		return -1;
 	CHECK(c->before.fi.owner_tgid == c->self &&
-	      c->before.fi.mappings == 2 && c->before.fi.staged_vaddrs == 1,
+	      c->before.fi.mappings == 2 && c->before.fi.staged == 1,
 	      "not the state to start from");
 	return 0;
 }
@@ -784,7 +772,7 @@ static int change_child_done(struct ctx *c, struct call *r)
 
 	(void)r;
 	set_owner(&want, c->ag.pid, "fn_child");
-	want.fi.staged_vaddrs = 0;
+	want.fi.staged = 0;
 	set_vmlck(&want, c->self, 0);
 	set_vmlck(&want, c->ag.pid, kb);
 	return expect(c, "change", &want, true, 0) ||
@@ -803,7 +791,7 @@ static int change_child_restore(struct ctx *c, struct call *r)
 	CHECK(!ret, "taking ownership back: %s", strerror(-ret));
 	agent_exit(c, 0);
 	want.npids = 1;
-	want.fi.staged_vaddrs = 0;
+	want.fi.staged = 0;
 	return expect(c, "ownership back", &want, true, 200);
 }
 
@@ -821,7 +809,7 @@ static int change_back_setup(struct ctx *c)
 		return -1;
 	r = agent_change(c, 0);
 	CHECK(!r.ret, "the child taking ownership: %s", strerror(-r.ret));
-	while (cstate_trackers(0, &addr) > 0)
+	while (own_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap: %s",
 		      strerror(errno));
 	return 0;
@@ -854,8 +842,8 @@ static int change_back_done(struct ctx *c, struct call *r)
 	set_vmlck(&want, c->ag.pid, 0);
 	if (expect(c, "change back", &want, true, 0))
 		return -1;
-	CHECK(cstate_trackers(0, NULL) == 1, "change back: %d trackers, want 1",
-	      cstate_trackers(0, NULL));
+	CHECK(own_trackers(0, NULL) == 1, "change back: %d trackers, want 1",
+	      own_trackers(0, NULL));
 	return dma_ok(c, &c->a, "change back") ||
 	       dma_ok(c, &c->b, "change back");
 }
@@ -875,7 +863,7 @@ static int change_back_restore(struct ctx *c, struct call *r)
 	}
 	rc = agent_change(c, 0);
 	CHECK(!rc.ret, "the child taking ownership: %s", strerror(-rc.ret));
-	while (cstate_trackers(0, &addr) > 0)
+	while (own_trackers(0, &addr) > 0)
 		CHECK(!munmap((void *)addr, PAGE), "munmap: %s",
 		      strerror(errno));
 	return expect(c, "the child owner again", &c->before, true, 0);
@@ -932,8 +920,8 @@ static int unmap_one_done(struct ctx *c, struct call *r)
 	      (unsigned long long)c->unmapped, BUF_SIZE);
 	c->b.mapped = false;
 	want.fi.mappings--;
-	want.fi.bytes_mapped -= BUF_SIZE;
-	want.fi.locked_pages -= BUF_PAGES;
+	want.fi.bytes -= BUF_SIZE;
+	want.fi.locked -= BUF_PAGES;
 	set_vmlck(&want, c->self, vmlck_of(&want, c->self) - BUF_KB);
 	want.pinned -= BUF_PAGES;
 	return expect(c, "unmap", &want, true, 0) ||
@@ -952,7 +940,7 @@ static int all_gone(struct ctx *c, const char *what, const char *tracker,
 	struct cstate want;
 
 	empty_state(c, &want);
-	strcpy(want.fi.owner_tracker, tracker);
+	strcpy(want.fi.tracker, tracker);
 	c->a.mapped = c->b.mapped = false;
 	return expect(c, what, &want, true, ms) ||
 	       dma_blocked(c, &c->a, what) || dma_blocked(c, &c->b, what);
@@ -976,8 +964,8 @@ static int munmap_prepare(struct ctx *c)
 {
 	if (remap_prepare(c))
 		return -1;
-	CHECK(cstate_trackers(0, &c->tracker) == 1, "%d trackers, want 1",
-	      cstate_trackers(0, NULL));
+	CHECK(own_trackers(0, &c->tracker) == 1, "%d trackers, want 1",
+	      own_trackers(0, NULL));
 	return 0;
 }
 
@@ -994,7 +982,7 @@ static int munmap_failed(struct ctx *c, struct call *r)
 	(void)r;
 	if (unchanged(c, "failed munmap"))
 		return -1;
-	CHECK(cstate_trackers(0, NULL) == 1, "failed munmap: the tracker is gone");
+	CHECK(own_trackers(0, NULL) == 1, "failed munmap: the tracker is gone");
 	return dma_ok(c, &c->a, "failed munmap") ||
 	       dma_ok(c, &c->b, "failed munmap");
 }
@@ -1042,17 +1030,6 @@ static int exit_done(struct ctx *c, struct call *r)
  * caller (which reaches only the ioctl itself), mdev_pin_kthread in that
  * thread around vfio_pin_pages() (PIN_FAIL_NTH).
  */
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), ret = -1;
-
-	if (fd >= 0) {
-		ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-		close(fd);
-	}
-	return ret;
-}
-
 static int mdev_op(struct ctx *c, uint32_t op, uint64_t iova, uint32_t n,
 		   uint32_t len, void *data, struct vfio_test_mdev_op *out)
 {
@@ -1074,52 +1051,22 @@ static int mdev_op(struct ctx *c, uint32_t op, uint64_t iova, uint32_t n,
 
 static int mdev_open(struct ctx *c)
 {
-	char path[256], link[256];
-	ssize_t n;
-	FILE *f;
-
 	if (c->mdev)
 		return 0;
-	f = fopen("/proc/sys/kernel/random/uuid", "r");
-	if (!f || fscanf(f, "%63s", c->uuid) != 1) {
-		if (f)
-			fclose(f);
+	if (own_mdev_open(&c->md))
 		return -1;
-	}
-	fclose(f);
-	if (write_file(TYPE_DIR "/create", c->uuid))
-		return -1;
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/iommu_group",
-		 c->uuid);
-	n = readlink(path, link, sizeof(link) - 1);
-	CHECK(n > 0, "mdev group: %s", strerror(errno));
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	c->m_container = vfio_container_open();
-	c->m_group = open(path, O_RDWR | O_CLOEXEC);
-	CHECK(c->m_container >= 0 && c->m_group >= 0, "open mdev group");
-	CHECK(!ioctl(c->m_group, VFIO_GROUP_SET_CONTAINER, &c->m_container),
-	      "mdev SET_CONTAINER: %s", strerror(errno));
-	CHECK(!ioctl(c->m_container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU),
-	      "mdev SET_IOMMU: %s", strerror(errno));
-	c->m_device = ioctl(c->m_group, VFIO_GROUP_GET_DEVICE_FD, c->uuid);
-	CHECK(c->m_device >= 0, "mdev device: %s", strerror(errno));
+	c->m_container = c->md.container;
+	c->m_group = c->md.group;
+	c->m_device = c->md.device;
 	c->mdev = true;
 	return 0;
 }
 
 static void mdev_close(struct ctx *c)
 {
-	char path[256];
-
 	if (!c->mdev)
 		return;
-	close(c->m_device);
-	close(c->m_group);
-	close(c->m_container);
-	snprintf(path, sizeof(path), "/sys/bus/mdev/devices/%s/remove",
-		 c->uuid);
-	write_file(path, "1");
+	own_mdev_close(&c->md);
 	c->mdev = false;
 }
 
@@ -1173,7 +1120,7 @@ static struct call mdev_pin_kthread(struct ctx *c, unsigned int n)
 	struct call r = { .left = -1 };
 
 	if (ioctl(c->m_device, VFIO_TEST_MDEV_OP, &req)) {
-		say("PIN_FAIL_NTH: %s", strerror(errno));
+		tap_diag("PIN_FAIL_NTH: %s", strerror(errno));
 		return r;
 	}
 	r.ret = req.result < 0 ? req.result : 0;
@@ -1204,7 +1151,7 @@ static int mdev_done(struct ctx *c, struct call *r)
 	int i, pins;
 
 	(void)r;
-	want.fi.locked_pages += MDEV_NPAGE;
+	want.fi.locked += MDEV_NPAGE;
 	set_vmlck(&want, c->ag.pid, kb + MDEV_NPAGE * PAGE / KiB);
 	want.pinned += MDEV_NPAGE;
 	if (expect(c, "pin", &want, true, 0))
@@ -1320,7 +1267,7 @@ static int attach_done(struct ctx *c, struct call *r)
 
 	(void)r;
 	CHECK(group_attached() == 1, "attach: the group is not attached");
-	want.fi.locked_pages = BUF_PAGES;
+	want.fi.locked = BUF_PAGES;
 	set_vmlck(&want, c->self, BUF_KB);
 	want.pinned += BUF_PAGES;
 	if (expect(c, "attach", &want, true, 0))
@@ -1538,33 +1485,33 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 	memset(t, 0, sizeof(*t));
 	c->tracker_left = 0;
 	if (op->setup(c)) {
-		say("%s: setting up failed", op->name);
+		tap_diag("%s: setting up failed", op->name);
 		return -1;
 	}
 	for (n = 1; n <= opt.max_n && !bad; n++) {
 		if (op->prepare(c)) {
-			say("%s: N=%u: preparing failed", op->name, n);
+			tap_diag("%s: N=%u: preparing failed", op->name, n);
 			bad = 1;
 			break;
 		}
 		r = op->call(c, n);
 		if (r.left < 0) {
-			say("%s: N=%u: cannot read fail-nth back", op->name, n);
+			tap_diag("%s: N=%u: cannot read fail-nth back", op->name, n);
 			bad = 1;
 			break;
 		}
 		if (opt.verbose)
-			say("%s: N=%u: %s, %s", op->name, n,
+			tap_diag("%s: N=%u: %s, %s", op->name, n,
 			    r.left ? "no fault injected" : "fault injected",
 			    r.ret ? errno_name(-r.ret) : "success");
 		if (r.ret) {
 			if (r.left) {
-				say("%s: N=%u: fails with %s with no fault "
+				tap_diag("%s: N=%u: fails with %s with no fault "
 				    "injected", op->name, n,
 				    errno_name(-r.ret));
 				bad = 1;
 			} else if (!errno_allowed(op->errnos, -r.ret)) {
-				say("%s: N=%u: an injected fault gives %s, "
+				tap_diag("%s: N=%u: an injected fault gives %s, "
 				    "not documented for this call", op->name,
 				    n, errno_name(-r.ret));
 				bad = 1;
@@ -1573,7 +1520,7 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 				t->errs[-r.ret]++;
 			t->failed++;
 			if (op->check_failed(c, &r)) {
-				say("%s: N=%u: the failed call (%s) changed "
+				tap_diag("%s: N=%u: the failed call (%s) changed "
 				    "the state", op->name, n,
 				    errno_name(-r.ret));
 				bad = 1;
@@ -1582,14 +1529,14 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 			if (!r.left)
 				t->absorbed++;
 			if (op->check_done(c, &r)) {
-				say("%s: N=%u: wrong state after success%s",
+				tap_diag("%s: N=%u: wrong state after success%s",
 				    op->name, n, r.left ? "" :
 				    " (with an injected fault absorbed)");
 				bad = 1;
 			}
 		}
 		if (!bad && op->restore(c, &r)) {
-			say("%s: N=%u: restoring the state failed", op->name,
+			tap_diag("%s: N=%u: restoring the state failed", op->name,
 			    n);
 			bad = 1;
 		}
@@ -1601,7 +1548,7 @@ static int sweep(struct ctx *c, const struct op *op, struct tally *t)
 		}
 	}
 	if (!bad && !t->complete)
-		say("%s: still injecting faults at N=%u", op->name, opt.max_n);
+		tap_diag("%s: still injecting faults at N=%u", op->name, opt.max_n);
 	op->teardown(c);
 	return bad || !t->complete ? -1 : 0;
 }
@@ -1796,17 +1743,17 @@ int main(int argc, char **argv)
 			       "over\n", num, op->name);
 			continue;
 		}
-		say("%s: %s", op->name, op->what);
+		tap_diag("%s: %s", op->name, op->what);
 		ret = sweep(&c, op, t);
 		print_errs(t, errs, sizeof(errs));
 		if (t->complete)
-			say("%s: %u fault sites (clean run visited %u), %u "
+			tap_diag("%s: %u fault sites (clean run visited %u), %u "
 			    "injected failures (%s), %u absorbed%s%s",
 			    op->name, t->sites, t->visited, t->failed, errs,
 			    t->absorbed, op->note ? "; " : "",
 			    op->note ? op->note : "");
 		if (c.tracker_left)
-			say("%s: %d failed calls left the caller's tracker "
+			tap_diag("%s: %d failed calls left the caller's tracker "
 			    "armed, with no mappings", op->name,
 			    c.tracker_left);
 		if (ret) {

@@ -50,7 +50,7 @@
 #include <sys/wait.h>
 #include <linux/vfio.h>
 
-#include "cstate.h"
+#include "rel.h"
 #include "vfio_test.h"
 #include "vfio_test_mdev.h"
 
@@ -189,18 +189,6 @@ static unsigned long by_who[2], by_target[NTARGETS], nchild_exits;
 static unsigned long ndma;
 static unsigned long nto_end;	/* unmaps up to the last IOVA */
 static unsigned long nknown;	/* those that hit the known bug */
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* Memory */
 
@@ -647,7 +635,7 @@ static int do_call(struct fcall *c, struct fres *r)
 	}
 	if (write(child_cmd, c, sizeof(*c)) != sizeof(*c) ||
 	    read(child_res, r, sizeof(*r)) != sizeof(*r)) {
-		say("the child did not answer");
+		tap_diag("the child did not answer");
 		return -1;
 	}
 	/* The child draws the bad pointer itself: keep our sequence. */
@@ -675,9 +663,9 @@ static void model_state(struct cstate *s)
 		       "fz_child" : "fuzz_args");
 	}
 	s->fi.mappings = model.n;
-	s->fi.bytes_mapped = bytes;
-	s->fi.locked_pages = pages;
-	s->fi.staged_vaddrs = model_staged();
+	s->fi.bytes = bytes;
+	s->fi.locked = pages;
+	s->fi.staged = model_staged();
 	s->npids = child_pid ? 2 : 1;
 	s->pid[0] = parent_pid;
 	s->pid[1] = child_pid;
@@ -699,9 +687,9 @@ static int check_state(const char *what, int ms)
 		return -1;
 	}
 	/* The tracker: armed whenever there are mappings. */
-	if (model.n && strcmp(got.fi.owner_tracker, "armed")) {
-		say("%s: owner_tracker is '%s' with %d mappings", what,
-		    got.fi.owner_tracker, model.n);
+	if (model.n && strcmp(got.fi.tracker, "armed")) {
+		tap_diag("%s: owner_tracker is '%s' with %d mappings", what,
+		    got.fi.tracker, model.n);
 		return -1;
 	}
 	return 0;
@@ -1046,13 +1034,13 @@ static void show_model(void)
 {
 	int i;
 
-	say("model: %d mappings, owner %s", model.n,
+	tap_diag("model: %d mappings, owner %s", model.n,
 	    model.owner == WHO_CHILD ? "child" : "parent");
 	for (i = 0; i < model.n; i++) {
 		const struct mmap_ *m = &model.maps[i];
 		int r = region_of(m->vaddr, m->size);
 
-		say("  iova %#llx size %#llx vaddr %#llx (%s) prot %u%s",
+		tap_diag("  iova %#llx size %#llx vaddr %#llx (%s) prot %u%s",
 		    (unsigned long long)m->iova, (unsigned long long)m->size,
 		    (unsigned long long)m->vaddr, r < 0 ? "-" : regions[r].name,
 		    m->prot, m->staged ? " staged" : "");
@@ -1086,7 +1074,7 @@ static int dma_check(int max)
 		    edu_dma_to_ram(&edu, 0, m->iova + m->size - PAGE + 2048,
 				   len) ||
 		    memcmp(src, dst, len)) {
-			say("DMA at iova %#llx does not reach the pages at "
+			tap_diag("DMA at iova %#llx does not reach the pages at "
 			    "vaddr %#llx", (unsigned long long)m->iova,
 			    (unsigned long long)m->vaddr);
 			return -1;
@@ -1302,7 +1290,7 @@ static void print_counts(void)
 
 	for (k = 0; k < NKINDS; k++)
 		total += ncalls[k];
-	say("calls: %lu (parent %lu, child %lu; main %lu, no-iommu %lu, "
+	tap_diag("calls: %lu (parent %lu, child %lu; main %lu, no-iommu %lu, "
 	    "no-type %lu), child exits %lu, DMA checks %lu", total,
 	    by_who[WHO_PARENT], by_who[WHO_CHILD], by_target[T_MAIN],
 	    by_target[T_NOIOMMU], by_target[T_NOTYPE], nchild_exits, ndma);
@@ -1314,7 +1302,7 @@ static void print_counts(void)
 				off += snprintf(line + off, sizeof(line) - off,
 						", %s %lu", errno_name(e),
 						nerr[k][e]);
-		say("%s", line);
+		tap_diag("%s", line);
 	}
 }
 
@@ -1335,7 +1323,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	rng_state = opt.seed;
 	printf("TAP version 13\n1..2\n");
-	say("seed %llu (replay: --seed %llu --iterations %lu)",
+	tap_diag("seed %llu (replay: --seed %llu --iterations %lu)",
 	    (unsigned long long)opt.seed, (unsigned long long)opt.seed,
 	    opt.iterations);
 
@@ -1350,7 +1338,7 @@ int main(int argc, char **argv)
 	containers[T_NOIOMMU] = vfio_container_open();
 	containers[T_NOTYPE] = notype_container();
 	if (containers[T_NOTYPE] < 0)
-		say("no container with a group and no type: "
+		tap_diag("no container with a group and no type: "
 		    "vfio_test_mdev.ko not loaded");
 	if (containers[T_NOIOMMU] < 0 || read_ranges() || setup_memory()) {
 		printf("not ok 1 fuzz_args # setting up failed\n");
@@ -1374,7 +1362,7 @@ int main(int argc, char **argv)
 		build_call(&c);
 		describe(&c, what, sizeof(what));
 		if (opt.verbose)
-			say("%lu: %s", it, what);
+			tap_diag("%lu: %s", it, what);
 		/* The kernel writes back into the argument: keep a copy. */
 		sent = c;
 		if (do_call(&c, &r)) {
@@ -1394,7 +1382,7 @@ int main(int argc, char **argv)
 		known = e.to_end && r.ret == 0 && r.size == 0;
 		if (known) {
 			if (!nknown++)
-				say("%lu: %s: unmapped nothing of %#llx bytes "
+				tap_diag("%lu: %s: unmapped nothing of %#llx bytes "
 				    "(TODO: known kernel bug, unmap up to the "
 				    "last IOVA)", it, what,
 				    (unsigned long long)e.size);
@@ -1402,14 +1390,14 @@ int main(int argc, char **argv)
 			predict(&sent, true);
 		}
 		if (r.ret < 0 && !documented(&c, r.err)) {
-			say("%lu: %s: %s is not documented for this ioctl", it,
+			tap_diag("%lu: %s: %s is not documented for this ioctl", it,
 			    what, errno_name(r.err));
 			bad = 1;
 		}
 		if (e.any_ret ? r.ret < 0 :
 		    (e.ret < 0 ? r.ret != -1 || r.err != -e.ret :
 		     r.ret != e.ret)) {
-			say("%lu: %s: returned %ld (%s), the model expects "
+			tap_diag("%lu: %s: returned %ld (%s), the model expects "
 			    "%ld (%s)", it, what, r.ret,
 			    r.ret < 0 ? errno_name(r.err) : "ok", e.ret,
 			    e.ret < 0 ? errno_name(-e.ret) : "ok");
@@ -1417,7 +1405,7 @@ int main(int argc, char **argv)
 		}
 		if (c.kind == K_UNMAP && r.ret == 0 && r.size != e.size &&
 		    !known) {
-			say("%lu: %s: unmapped %#llx bytes, the model says "
+			tap_diag("%lu: %s: unmapped %#llx bytes, the model says "
 			    "%#llx", it, what, (unsigned long long)r.size,
 			    (unsigned long long)e.size);
 			bad = 1;
@@ -1430,7 +1418,7 @@ int main(int argc, char **argv)
 		    dma_check(2))
 			bad = 1;
 		if (bad) {
-			say("failed at call %lu of seed %llu", it,
+			tap_diag("failed at call %lu of seed %llu", it,
 			    (unsigned long long)opt.seed);
 			show_model();
 		}
@@ -1457,7 +1445,7 @@ int main(int argc, char **argv)
 
 		if (vfio_dma_map(containers[T_MAIN],
 				 (void *)(uintptr_t)m.vaddr, m.iova, m.size)) {
-			say("end: map: %s", strerror(errno));
+			tap_diag("end: map: %s", strerror(errno));
 			bad = 1;
 		} else {
 			model.owner = WHO_PARENT;
@@ -1472,7 +1460,7 @@ int main(int argc, char **argv)
 	vfio_edu_close(&edu);
 	close(containers[T_NOIOMMU]);
 	notype_close();
-	say("%lu calls in %ld s", it, (long)(time(NULL) - t0));
+	tap_diag("%lu calls in %ld s", it, (long)(time(NULL) - t0));
 	printf("%s 1 fuzz_args: %lu calls, seed %llu\n", bad ? "not ok" : "ok",
 	       it, (unsigned long long)opt.seed);
 	/*

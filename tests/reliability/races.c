@@ -80,7 +80,7 @@
 
 static struct {
 	struct vfio_edu edu;
-	struct rel_mdev mdev;
+	struct own_mdev mdev;
 	bool have_mdev;
 	uint8_t *mem;		/* NMAP * MAP_SIZE, then a spare map */
 	uint8_t *many;		/* MANY pages, for the mdev */
@@ -285,7 +285,7 @@ static bool check_clean(int fd)
 		return false;
 	}
 	if (env.have_mdev &&
-	    rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0, NULL,
+	    own_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0, NULL,
 			NULL) != 0) {
 		racefail("the mdev still holds pins");
 		return false;
@@ -742,7 +742,7 @@ static void *pin_loop(void *arg)
 		uint64_t iova = IOVA0 + (uint64_t)page * REL_PAGE;
 
 		if (!p->held[page] && nheld < 3) {
-			ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_PIN, iova, 1,
+			ret = own_mdev_op(p->device, VFIO_TEST_MDEV_PIN, iova, 1,
 					  NULL, &wait);
 			if (wait > shm->max_wait_ns)
 				shm->max_wait_ns = wait;
@@ -757,7 +757,7 @@ static void *pin_loop(void *arg)
 					 "pin of page %d: %d", page, ret);
 			}
 		} else if (p->held[page]) {
-			ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, iova,
+			ret = own_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, iova,
 					  1, NULL, NULL);
 			if (ret)
 				snprintf(p->err, sizeof(p->err),
@@ -767,14 +767,14 @@ static void *pin_loop(void *arg)
 		}
 		for (i = 0; i < 16; i++)
 			out[i] = rel_rand(&s);
-		ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_WRITE, iova + 100,
+		ret = own_mdev_op(p->device, VFIO_TEST_MDEV_WRITE, iova + 100,
 				  sizeof(out), out, NULL);
 		if (ret || memcmp(env.mem + page * REL_PAGE + 100, out, 16))
 			snprintf(p->err, sizeof(p->err),
 				 "vfio_dma_rw write to page %d: %d%s", page, ret,
 				 ret ? "" : ", not in memory");
 		memcpy(env.mem + page * REL_PAGE + 200, out, 16);
-		ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_READ, iova + 200,
+		ret = own_mdev_op(p->device, VFIO_TEST_MDEV_READ, iova + 200,
 				  sizeof(in), in, NULL);
 		if (ret || memcmp(in, out, 16))
 			snprintf(p->err, sizeof(p->err),
@@ -863,7 +863,7 @@ static int race_change_vs_mdev(int iter, uint64_t *rs, long *stats)
 	stats[3] += shm->count[1][1] + p.enomem;
 	CHECK(rel_fdinfo(0, fd, &fi) == 0, "fdinfo");
 	CHECK(fi.owner_tgid == a || fi.owner_tgid == b, "owner %d", fi.owner_tgid);
-	CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0, NULL,
+	CHECK(own_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0, NULL,
 			  NULL) == held, "the device's pin count is not %d", held);
 	CHECK(check_owned(fd, fi.owner_tgid, held, held, others), "after: %s", why);
 	kill_all();
@@ -898,11 +898,11 @@ static void *pin_race(void *arg)
 	while (!shm->stop && !p->err[0]) {
 		uint64_t iova = MANY_IOVA + rel_below(&s, MANY) * REL_PAGE;
 
-		ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_PIN, iova, 1, NULL,
+		ret = own_mdev_op(p->device, VFIO_TEST_MDEV_PIN, iova, 1, NULL,
 				  NULL);
 		if (ret == 1) {
 			p->ok++;
-			ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, iova,
+			ret = own_mdev_op(p->device, VFIO_TEST_MDEV_UNPIN, iova,
 					  1, NULL, NULL);
 			/* ENOENT: the unmap took the pin first */
 			if (ret && ret != -ENOENT)
@@ -912,7 +912,7 @@ static void *pin_race(void *arg)
 		} else {
 			snprintf(p->err, sizeof(p->err), "pin: %d", ret);
 		}
-		ret = rel_mdev_op(p->device, VFIO_TEST_MDEV_READ, iova, sizeof(buf),
+		ret = own_mdev_op(p->device, VFIO_TEST_MDEV_READ, iova, sizeof(buf),
 				  buf, NULL);
 		if (ret && ret != -EINVAL && ret != -EPERM && ret != -EFAULT)
 			snprintf(p->err, sizeof(p->err), "read: %d", ret);
@@ -983,10 +983,10 @@ static int race_exit_vs_mdev_pin(int iter, uint64_t *rs, long *stats)
 	shm_reset(rs, 0);
 	c = spawn(late_owner_main, 0, &fd);
 	CHECK(wait_ready(0, 10000), "the new owner did not map");
-	CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN, MANY_IOVA, 1, NULL,
+	CHECK(own_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN, MANY_IOVA, 1, NULL,
 			  NULL) == 1, "a pin for the new owner failed");
 	CHECK(check_owned(fd, c, 1, 1, NULL), "the new owner: %s", why);
-	CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_UNPIN, MANY_IOVA, 1,
+	CHECK(own_mdev_op(env.mdev.device, VFIO_TEST_MDEV_UNPIN, MANY_IOVA, 1,
 			  NULL, NULL) == 0, "unpin");
 	kill_all();
 	CHECK(check_clean(fd), "after the new owner: %s", why);
@@ -1135,7 +1135,7 @@ static int race_kill_nonowner_unmap(int iter, uint64_t *rs, long *stats)
 	a = spawn(small_owner_main, 0, &sa);
 	CHECK(wait_ready(0, 20000), "the owner did not map");
 	for (int i = 0; mdev && i < SMALL_MAPS; i++)
-		CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN,
+		CHECK(own_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN,
 				  IOVA0 + i * 2 * REL_PAGE, 1, NULL, NULL) == 1,
 		      "the device could not pin");
 	b = spawn(unmapper_main, 1, &fd);
@@ -1167,7 +1167,7 @@ static int race_kill_nonowner_unmap(int iter, uint64_t *rs, long *stats)
 				  NULL), "%s", why);
 	}
 	if (mdev)
-		CHECK(rel_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+		CHECK(own_mdev_op(env.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
 				  NULL, NULL) == (int)fi.mappings,
 		      "the device holds pins of unmapped pages");
 	kill_all();
@@ -1394,7 +1394,7 @@ int main(int argc, char **argv)
 		tap_plan();
 		return 4;
 	}
-	ret = rel_mdev_open(&env.mdev);
+	ret = own_mdev_open(&env.mdev);
 	env.have_mdev = !ret;
 	if (ret)
 		tap_diag("no mediated device (%s): is vfio_test_mdev.ko loaded?",
@@ -1411,7 +1411,7 @@ int main(int argc, char **argv)
 	}
 	tap_plan();
 	if (env.have_mdev)
-		rel_mdev_close(&env.mdev);
+		own_mdev_close(&env.mdev);
 	vfio_edu_close(&env.edu);
 	return ret;
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rel.h - helpers shared by the reliability tests (stress.c, races.c):
- * a container's fdinfo, a vfio-test-mdev device in its own container, the
- * device's operations, processes and their pidfds, a small TAP writer and a
- * seeded random number generator.
+ * rel.h - helpers shared by the reliability tests (fail_nth.c, fuzz_args.c,
+ * stress.c, races.c): a container's fdinfo, the state of a container as user
+ * space can see it (fdinfo, VmLck of each process involved, the system-wide
+ * FOLL_PIN count) read in one snapshot and compared with what a test
+ * expects, per-task fault injection through /proc/self/task/TID/fail-nth,
+ * processes and their pidfds, a small TAP writer and a seeded random number
+ * generator.
  *
  * Everything here works on top of tests/lib/vfio_test.h and
  * tests/owner/owner.h; functions that can fail return a negative errno.
@@ -19,8 +22,9 @@
 
 #define REL_PAGE	4096UL
 
-/* What /proc/PID/fdinfo/FD says of a type1 container with the series. */
+/* What /proc/PID/fdinfo/FD says of a container (see the series' fdinfo doc). */
 struct rel_fdinfo {
+	char iommu[32];			/* vfio-iommu: "none" or the driver */
 	pid_t owner_tgid;		/* 0: no owner */
 	char owner_comm[32];
 	unsigned int mappings;
@@ -30,31 +34,82 @@ struct rel_fdinfo {
 	char tracker[16];		/* none, armed or closing */
 };
 
-/* Read the fdinfo of container FD of process PID (0: this process). */
+/*
+ * Read the fdinfo of container FD of process PID (0: this process). Fields
+ * a container without a type1 IOMMU lacks read as 0 or "". Returns 0, or
+ * -ENOENT if the fdinfo is not that of a container (or, for a type1
+ * container, lacks the DMA owner keys), or another -errno.
+ */
 int rel_fdinfo(pid_t pid, int fd, struct rel_fdinfo *fi);
 
-/* A mediated device of vfio_test_mdev.ko, alone in its own container. */
-struct rel_mdev {
-	char uuid[64];
-	int container, group, device;
+/* Container state snapshots */
+
+#define CSTATE_MAX_PIDS	4
+
+/* What a test compares after each call. */
+struct cstate {
+	struct rel_fdinfo fi;
+	int npids;
+	pid_t pid[CSTATE_MAX_PIDS];	/* processes involved */
+	long vmlck_kb[CSTATE_MAX_PIDS];	/* their VmLck */
+	long long pinned;		/* FOLL_PIN pages, system-wide */
 };
 
 /*
- * Create a device and open it in a new type1v2 container. Returns 0,
- * -ENODEV if the module is not loaded, or another -errno.
+ * Snapshot the state: the fdinfo of CONTAINER in this process, the VmLck of
+ * the NPIDS processes in PIDS, the pinned page count. Returns 0 or -errno.
  */
-int rel_mdev_open(struct rel_mdev *m);
-/* Close the fds and remove the device. Safe on a failed open. */
-void rel_mdev_close(struct rel_mdev *m);
+int cstate_read(struct cstate *s, int container, const pid_t *pids,
+		int npids);
 
 /*
- * Run VFIO_TEST_MDEV_OP OP on DEVICE: IOVA, N (pages or bytes as the
- * operation takes), DATA. Returns the operation's result (npage or 0 on
- * success, -errno from vfio), or -1000 - errno if the ioctl itself failed.
- * Stores wait_ns in *WAIT_NS if not NULL.
+ * Compare GOT with WANT field by field; print each difference as a
+ * "# WHAT: field want X got Y" line. CHECK_TRACKER false leaves
+ * owner_tracker out. Returns the number of differences.
  */
-int rel_mdev_op(int device, uint32_t op, uint64_t iova, uint32_t n,
-		void *data, uint64_t *wait_ns);
+int cstate_diff(const char *what, const struct cstate *want,
+		const struct cstate *got, bool check_tracker);
+
+/*
+ * Read the state until it matches WANT (mappings are unmapped by a work
+ * item when an owner goes away, so some changes come late), for up to MS
+ * milliseconds. Leaves the last snapshot in GOT. Returns the number of
+ * differences left, printed as cstate_diff() does, or -errno.
+ */
+int cstate_wait(const char *what, const struct cstate *want,
+		struct cstate *got, int container, bool check_tracker,
+		int ms);
+
+/* Print the state as one "# WHAT: ..." line. */
+void cstate_print(const char *what, const struct cstate *s);
+
+/*
+ * Fault injection for the calling thread: its fail-nth file, opened once.
+ * fail_nth_set(N) makes the N-th fault site the thread reaches fail;
+ * fail_nth_get() is what is left of the count: 0 once the fault was injected.
+ * Set it right before a system call and reset it (set 0) right after: every
+ * fault site the thread reaches in between counts.
+ */
+int fail_nth_open(void);		/* 0 or -errno; once per thread */
+void fail_nth_close(void);
+int fail_nth_set(unsigned int n);	/* 0 or -errno */
+int fail_nth_get(void);			/* >= 0, or -errno */
+
+/*
+ * Make allocations that may sleep, user pages and order-0 pages fault sites
+ * of failslab and fail_page_alloc, and keep injected faults quiet on the
+ * console; the previous settings come back with fault_config_restore(),
+ * which also runs at exit. Global probability stays 0: only the tasks with
+ * a fail-nth count see faults. Returns 0, or -errno (no debugfs, no
+ * CONFIG_FAULT_INJECTION_DEBUG_FS).
+ */
+int fault_config_setup(void);
+void fault_config_restore(void);
+/* One "# " line: the settings in effect, as read back. */
+void fault_config_print(void);
+
+/* The name of an errno value ("ENOMEM"), or its number. */
+const char *errno_name(int err);
 
 /* pidfd_open(2) */
 int rel_pidfd(pid_t pid);

@@ -184,7 +184,7 @@ static struct model M;
 
 static struct {
 	struct vfio_edu edu;
-	struct rel_mdev mdev;
+	struct own_mdev mdev;
 	bool have_mdev;
 	int cont[NCONT];	/* container fds, -1 if absent */
 	int memfd[NSLOTS];
@@ -281,7 +281,7 @@ static int mdev_call(struct wcmd *cmd, uint8_t *out)
 	memcpy(buf, cmd->data, sizeof(buf));
 	if (wk.mdev < 0)
 		return -ENODEV;
-	int ret = rel_mdev_op(wk.mdev, cmd->mop, cmd->iova, cmd->n, buf, NULL);
+	int ret = own_mdev_op(wk.mdev, cmd->mop, cmd->iova, cmd->n, buf, NULL);
 
 	memcpy(out, buf, sizeof(buf));
 	return ret;
@@ -301,9 +301,9 @@ static void run_loop(struct wcmd *cmd)
 			own_change_owner(c);
 			break;
 		case L_MDEV:
-			rel_mdev_op(wk.mdev, VFIO_TEST_MDEV_PIN, cmd->iova, 1,
+			own_mdev_op(wk.mdev, VFIO_TEST_MDEV_PIN, cmd->iova, 1,
 				    NULL, NULL);
-			rel_mdev_op(wk.mdev, VFIO_TEST_MDEV_UNPIN, cmd->iova, 1,
+			own_mdev_op(wk.mdev, VFIO_TEST_MDEV_UNPIN, cmd->iova, 1,
 				    NULL, NULL);
 			break;
 		case L_STAGE:
@@ -1140,7 +1140,7 @@ static void read_reality(struct reality *r)
 	}
 	r->pins = pinned_pages() - pins_base;
 	r->mdev_pins = res.have_mdev ?
-		rel_mdev_op(res.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
+		own_mdev_op(res.mdev.device, VFIO_TEST_MDEV_PIN_COUNT, 0, 0,
 			    NULL, NULL) : 0;
 }
 
@@ -2072,7 +2072,7 @@ static void setup(void)
 	res.cont[C_EDU] = res.edu.container;
 	res.cont[C_MDEV] = -1;
 	if (opt.use_mdev) {
-		ret = rel_mdev_open(&res.mdev);
+		ret = own_mdev_open(&res.mdev);
 		if (ret == 0) {
 			res.have_mdev = true;
 			res.cont[C_MDEV] = res.mdev.container;
@@ -2309,7 +2309,7 @@ int main(int argc, char **argv)
 		tap_diag("%d runs in %.0f s", runs, (rel_now_ns() - start) / 1e9);
 	tap_plan();
 	if (res.have_mdev)
-		rel_mdev_close(&res.mdev);
+		own_mdev_close(&res.mdev);
 	vfio_edu_close(&res.edu);
 	return 0;
 }

@@ -89,6 +89,8 @@ stop_holds() {
 
 # Each tmux session gets a server of its own: a server that is still
 # shutting down must not take the next session with it.
+have_tmux=0
+command -v tmux > /dev/null && have_tmux=1
 tmux_sock=ot-keys
 tmux() { command tmux -L "$tmux_sock" "$@"; }
 
@@ -364,7 +366,7 @@ row_first() {
 	return 1
 }
 
-if ! type -P tmux > /dev/null; then
+if [ $have_tmux = 0 ]; then
 	skip "interactive view" "no tmux"
 elif [ -z "$G2" ]; then
 	skip "interactive view" "needs two edu devices (tests/vm/run --edu 2)"
